@@ -11,6 +11,8 @@ export interface AppConfig {
   readonly kernels: KernelsConfig;
   readonly sessions: SessionsConfig;
   readonly demoTarget: DemoTargetConfig;
+  readonly auth: AuthConfig;
+  readonly policy: PolicyConfig;
 }
 
 export interface HttpConfig {
@@ -70,4 +72,23 @@ export interface DemoTargetConfig {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
+}
+
+export interface AuthConfig {
+  /** OIDC issuer URL; undefined means the development issuer (refused in production). */
+  readonly issuer: string | undefined;
+  readonly audience: string;
+  /** Claim holding the groups; dotted paths allowed (`realm_access.roles`). */
+  readonly groupsClaim: string;
+  /** Client credentials for token introspection of opaque tokens (optional). */
+  readonly introspectionClientId: string | undefined;
+  readonly introspectionClientSecret: string | undefined;
+  /** Port of the development issuer (served at /dev-oidc); 0 picks a free port. */
+  readonly devIssuerPort: number;
+  readonly devIssuerHost: string;
+}
+
+export interface PolicyConfig {
+  /** Folder with model.conf and policy.csv. */
+  readonly dir: string;
 }

@@ -63,6 +63,18 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       host: r.string('RUNGATE_DEMO_TARGET_HOST', '127.0.0.1'),
       port: r.int('RUNGATE_DEMO_TARGET_PORT', 8090, 0, 65535),
     },
+    auth: {
+      issuer: r.optionalString('OIDC_ISSUER'),
+      audience: r.string('OIDC_AUDIENCE', 'urn:rungate'),
+      groupsClaim: r.string('OIDC_GROUPS_CLAIM', 'groups'),
+      introspectionClientId: r.optionalString('OIDC_CLIENT_ID'),
+      introspectionClientSecret: r.optionalString('OIDC_CLIENT_SECRET'),
+      devIssuerPort: r.int('RUNGATE_DEV_OIDC_PORT', 8081, 0, 65535),
+      devIssuerHost: r.string('RUNGATE_DEV_OIDC_HOST', '127.0.0.1'),
+    },
+    policy: {
+      dir: r.path('RUNGATE_POLICY_DIR', rootDir, 'policies'),
+    },
   };
   if (config.kernels.heartbeatIntervalMs > 2000) {
     problems.push('RUNGATE_KERNEL_HEARTBEAT_INTERVAL must be at most 2 s so a dead kernel is seen within 5 s');

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Makes a fresh clone runnable: npm dependencies, the kernels' Python environment
+# and kernelspec, and the compiled gateway. Each step is skipped when up to date,
+# so `npm start` and `npm test` call it every time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+mkdir -p .cache
+say() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# 1. npm dependencies (npm runs this script before node_modules may exist).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 2. The kernels' Python virtual environment, rebuilt when requirements change.
+venv=.cache/venv
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum kernels/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "creating the kernel virtual environment in $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  PIP_CACHE_DIR="$root/.cache/pip" "$venv/bin/pip" install --quiet --disable-pip-version-check -r kernels/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+# 3. The kernelspec the gateway uses by default (RUNGATE_KERNEL_NAME=python3).
+spec=.cache/kernelspecs/python3
+mkdir -p "$spec"
+cat > "$spec/kernel.json.tmp" <<JSON
+{
+  "argv": ["$root/$venv/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+  "display_name": "Python 3 (rungate)",
+  "language": "python",
+  "interrupt_mode": "signal",
+  "metadata": { "debugger": false }
+}
+JSON
+mv "$spec/kernel.json.tmp" "$spec/kernel.json"
+
+# 4. Compile the gateway when any source is newer than the build.
+if [ ! -f dist/main.js ] || [ -n "$(find src nest-cli.json tsconfig.json package-lock.json -newer dist/main.js -print -quit 2>/dev/null)" ]; then
+  say "building"
+  npx --no-install nest build
+fi
