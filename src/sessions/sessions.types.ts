@@ -1,0 +1,80 @@
+import type { Principal } from '../auth/principal';
+
+/**
+ * A session's life. `kernel_dead` is not an end: a new kernel can be attached.
+ * `lost` marks sessions whose kernel vanished with a previous gateway process.
+ */
+export type SessionState = 'starting' | 'idle' | 'busy' | 'kernel_dead' | 'ended' | 'lost';
+
+/** How an execution ends; `queued` and `running` are the states before that. */
+export type ExecutionStatus = 'ok' | 'error' | 'interrupted' | 'kernel_died' | 'cancelled';
+export type ExecutionState = 'queued' | 'running' | ExecutionStatus;
+
+/** One output of an execution, in nbformat 4 shape (what a notebook would store). */
+export type NotebookOutput =
+  | { output_type: 'stream'; name: 'stdout' | 'stderr'; text: string }
+  | { output_type: 'display_data'; data: Record<string, unknown>; metadata: Record<string, unknown> }
+  | {
+      output_type: 'execute_result';
+      execution_count: number | null;
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+    }
+  | { output_type: 'error'; ename: string; evalue: string; traceback: string[] };
+
+export interface SessionRecord {
+  id: string;
+  runbookId: string;
+  runbookVersion: string;
+  environment: string;
+  targets: string[];
+  parameters: Record<string, unknown>;
+  reason: string;
+  incident: string | null;
+  owner: Pick<Principal, 'sub' | 'name'>;
+  state: SessionState;
+  kernel: { id: string; pid: number; name: string } | null;
+  createdAt: Date;
+  lastActivityAt: Date;
+  expiresAt: Date;
+  endedAt: Date | null;
+  endReason: string | null;
+}
+
+export interface ExecutionRecord {
+  id: string;
+  sessionId: string;
+  /** Order of requests within the session, from 1. */
+  seq: number;
+  cellId: string;
+  cellIndex: number | null;
+  cellSha256: string;
+  cellClass: string;
+  code: string;
+  state: ExecutionState;
+  executionCount: number | null;
+  error: { ename: string; evalue: string; traceback: string[] } | null;
+  outputs: NotebookOutput[];
+  outputBytes: number;
+  truncated: boolean;
+  requestedBy: Pick<Principal, 'sub' | 'name'>;
+  requestedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** What the SSE stream carries. */
+export type SessionEvent =
+  | { type: 'session.state'; session: string; state: SessionState; reason?: string }
+  | { type: 'execution.queued'; session: string; execution: string; cell: string; seq: number }
+  | { type: 'execution.started'; session: string; execution: string; cell: string }
+  | { type: 'execution.output'; session: string; execution: string; output: NotebookOutput }
+  | { type: 'execution.clear_output'; session: string; execution: string }
+  | {
+      type: 'execution.finished';
+      session: string;
+      execution: string;
+      cell: string;
+      status: ExecutionStatus;
+      truncated: boolean;
+    };
