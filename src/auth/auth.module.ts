@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { AuthGuard } from './auth.guard';
+import { AuthService } from './auth.service';
+import { IssuerClient } from './issuer.client';
+
+/**
+ * Bearer-token authentication. Needs `config.auth.issuer` resolved (see `withIssuer` and
+ * `startDevIssuer`). Register {@link AuthGuard} as `APP_GUARD` to protect every route.
+ */
+@Module({
+  providers: [
+    {
+      provide: IssuerClient,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new IssuerClient(IssuerClient.optionsFrom(config)),
+    },
+    {
+      provide: AuthService,
+      inject: [IssuerClient, APP_CONFIG],
+      useFactory: (issuer: IssuerClient, config: AppConfig) =>
+        new AuthService(issuer, { groupsClaim: config.auth.groupsClaim }),
+    },
+    AuthGuard,
+  ],
+  exports: [AuthService, AuthGuard, IssuerClient],
+})
+export class AuthModule {}

@@ -1,0 +1,84 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AuthFailureKind, TokenRejected, unauthenticated } from './auth.errors';
+import { bearerTokenFrom, tokenShapeOf } from './bearer';
+import { principalFromClaims, type Claims } from './claims';
+import { IssuerClient } from './issuer.client';
+import type { Principal } from './principal';
+
+/** Where a request came from; carried into `auth.failed` events. */
+export interface RequestOrigin {
+  readonly ip?: string;
+  readonly userAgent?: string;
+}
+
+/** One refused authentication, as the audit module records it (`auth.failed`). */
+export interface AuthFailure extends RequestOrigin {
+  readonly kind: AuthFailureKind;
+  /** The reason given to the caller; never contains the token. */
+  readonly reason: string;
+  readonly time: Date;
+}
+
+export type AuthFailureListener = (failure: AuthFailure) => void;
+
+/** Settings of {@link AuthService} that come from `config.auth`. */
+export interface AuthServiceSettings {
+  readonly groupsClaim: string;
+}
+
+/** Turns an `Authorization` header into a verified {@link Principal}. */
+@Injectable()
+export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+  private readonly listeners = new Set<AuthFailureListener>();
+
+  constructor(
+    private readonly issuer: IssuerClient,
+    private readonly settings: AuthServiceSettings,
+  ) {}
+
+  /**
+   * Verifies the bearer token in `authorization`. Throws `RungateError(Unauthenticated)`
+   * with a precise, safe reason and a `wwwAuthenticate` extension when the token is refused,
+   * or an `InfrastructureError` (503) when the issuer cannot be reached.
+   */
+  async authenticate(
+    authorization: string | undefined,
+    origin: RequestOrigin = {},
+  ): Promise<Principal> {
+    try {
+      const token = bearerTokenFrom(authorization);
+      const shape = tokenShapeOf(token);
+      const claims: Claims =
+        shape.kind === 'jwt'
+          ? await this.issuer.verifyJwt(token)
+          : await this.issuer.introspect(token);
+      const principal = principalFromClaims(claims, this.settings.groupsClaim);
+      if (principal === undefined) {
+        throw new TokenRejected(AuthFailureKind.MissingClaim, 'token has no "sub" claim');
+      }
+      return principal;
+    } catch (err) {
+      if (!(err instanceof TokenRejected)) throw err;
+      this.emitFailure({ kind: err.kind, reason: err.message, time: new Date(), ...origin });
+      throw unauthenticated(err);
+    }
+  }
+
+  /** Subscribes to refused authentications; returns the unsubscribe function. */
+  onAuthFailure(listener: AuthFailureListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emitFailure(failure: AuthFailure): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(failure);
+      } catch (err) {
+        // A broken listener must not turn a 401 into a 500.
+        this.logger.error(`auth failure listener threw: ${String(err)}`);
+      }
+    }
+  }
+}
