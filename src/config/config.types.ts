@@ -5,6 +5,8 @@ export interface AppConfig {
   readonly rootDir: string;
   /** Where the embedded database and other local state live. */
   readonly dataDir: string;
+  /** pino level: fatal, error, warn, info, debug, trace, silent. */
+  readonly logLevel: string;
   readonly http: HttpConfig;
   readonly database: DatabaseConfig;
   readonly runbooks: RunbooksConfig;
@@ -25,7 +27,10 @@ export interface HttpConfig {
 export interface DatabaseConfig {
   /** A PostgreSQL URL; undefined means the embedded PGlite server under dataDir. */
   readonly url: string | undefined;
+  /** Connections to a PostgreSQL server; the embedded database always uses one (see src/db). */
   readonly poolSize: number;
+  /** How long to wait for a connection (opening one, or a free one from the pool) before answering 503. */
+  readonly connectTimeoutMs: number;
 }
 
 export interface RunbooksConfig {
@@ -89,6 +94,8 @@ export interface AuthConfig {
 }
 
 export interface PolicyConfig {
-  /** Folder with model.conf and policy.csv. */
+  /** Folder with model.conf, policy.csv and approvals.csv. */
   readonly dir: string;
+  /** Reload the policy when its files change. */
+  readonly watch: boolean;
 }

@@ -28,6 +28,11 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
     nodeEnv,
     rootDir,
     dataDir,
+    logLevel: r.oneOf(
+      'RUNGATE_LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      nodeEnv === 'test' ? 'warn' : 'info',
+    ),
     http: {
       host: r.string('RUNGATE_HOST', '127.0.0.1'),
       port: r.int('RUNGATE_PORT', 8080, 0, 65535),
@@ -36,6 +41,7 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
     database: {
       url: r.optionalString('DATABASE_URL'),
       poolSize: r.int('RUNGATE_DB_POOL_SIZE', 10, 1, 200),
+      connectTimeoutMs: r.seconds('RUNGATE_DB_CONNECT_TIMEOUT', 5),
     },
     runbooks: {
       dir: r.path('RUNGATE_RUNBOOKS_DIR', rootDir, 'runbooks'),
@@ -74,6 +80,7 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
     },
     policy: {
       dir: r.path('RUNGATE_POLICY_DIR', rootDir, 'policies'),
+      watch: r.bool('RUNGATE_POLICY_WATCH', true),
     },
   };
   if (config.kernels.heartbeatIntervalMs > 2000) {

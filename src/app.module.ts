@@ -1,0 +1,39 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { AuthGuard, AuthModule } from './auth';
+import { ConfigModule } from './config/config.module';
+import type { AppConfig } from './config/config.types';
+import { DbModule } from './db/db.module';
+import { HealthModule } from './health/health.module';
+import { RunbooksModule } from './runbooks';
+import { RunbooksController } from './runbooks/runbooks.controller';
+import { SessionsModule } from './sessions/sessions.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            // Tokens and cookies never reach the log.
+            redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+            customProps: () => ({ service: 'rungate' }),
+            autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+          },
+        }),
+        AuthModule,
+        DbModule,
+        RunbooksModule,
+        SessionsModule,
+        HealthModule,
+      ],
+      controllers: [RunbooksController],
+      providers: [{ provide: APP_GUARD, useExisting: AuthGuard }],
+    };
+  }
+}

@@ -1,0 +1,31 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import type { AppConfig } from './config/config.types';
+import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { edgeValidationPipe } from './http/validation.pipe';
+
+/** Everything main.ts does to an app before listening; tests reuse it so they test the same app. */
+export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  app.useLogger(app.get(Logger));
+  app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
+  app.setGlobalPrefix('v1', { exclude: ['healthz', 'readyz', 'metrics'] });
+  app.useGlobalPipes(edgeValidationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter());
+  app.disable('x-powered-by');
+  app.enableShutdownHooks();
+
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('rungate')
+      .setDescription(
+        'Audited runbook execution gateway: curated Jupyter runbooks against production through ' +
+          'policy-checked, read-only-by-default kernels. Errors are RFC 9457 problem details.',
+      )
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'openapi.json' });
+}

@@ -1,0 +1,71 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  HealthCheck,
+  HealthCheckService,
+  type HealthIndicatorResult,
+  HealthIndicatorService,
+} from '@nestjs/terminus';
+import { Public } from '../auth';
+import { Database } from '../db/database';
+import { KernelsService } from '../kernels/kernels.service';
+import { RunbooksService } from '../runbooks';
+import { metricsRegistry } from '../telemetry/metrics';
+
+@ApiTags('health')
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicator: HealthIndicatorService,
+    private readonly db: Database,
+    private readonly kernels: KernelsService,
+    private readonly runbooks: RunbooksService,
+  ) {}
+
+  @Get('healthz')
+  @Public()
+  @ApiOperation({ summary: 'Liveness: the process answers' })
+  liveness() {
+    return { status: 'ok' };
+  }
+
+  @Get('readyz')
+  @Public()
+  @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: database, kernels, catalog and policy are usable' })
+  readiness() {
+    return this.health.check([
+      () => this.check('database', async () => {
+        await this.db.ping();
+        return { embedded: this.db.embedded };
+      }),
+      () => this.check('kernels', async () => {
+        const specs = this.kernels.specs();
+        if (specs.length === 0) throw new Error('no kernelspec found');
+        return { specs: specs.map((s) => s.name), pool: this.kernels.poolStats() };
+      }),
+      () => this.check('runbooks', async () => {
+        const all = this.runbooks.list();
+        return { valid: all.filter((r) => r.valid).length, invalid: all.filter((r) => !r.valid).length };
+      }),
+    ]);
+  }
+
+  @Get('metrics')
+  @Public()
+  @ApiExcludeEndpoint()
+  @Header('Content-Type', metricsRegistry.contentType)
+  metrics(): Promise<string> {
+    return metricsRegistry.metrics();
+  }
+
+  private async check(name: string, fn: () => Promise<Record<string, unknown>>): Promise<HealthIndicatorResult> {
+    const ind = this.indicator.check(name);
+    try {
+      return ind.up(await fn());
+    } catch (err) {
+      return ind.down({ message: (err as Error).message });
+    }
+  }
+}

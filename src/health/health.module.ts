@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { KernelsModule } from '../kernels/kernels.module';
+import { RunbooksModule } from '../runbooks';
+import { HealthController } from './health.controller';
+
+@Module({
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' }), KernelsModule, RunbooksModule],
+  controllers: [HealthController],
+})
+export class HealthModule {}

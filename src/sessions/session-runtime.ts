@@ -1,0 +1,80 @@
+import { Subject } from 'rxjs';
+import type { Redactor } from '../common/redact';
+import type { Kernel } from '../kernels/kernels.types';
+import type { Runbook } from '../runbooks/runbooks.types';
+import type { SessionCredentials } from '../targets/targets.types';
+import type { ExecutionRecord, ExecutionStatus, SessionEvent, SessionRecord } from './sessions.types';
+
+/** An execution waiting for, or holding, the session's kernel. */
+export interface PendingExecution {
+  record: ExecutionRecord;
+  /** Executions started together by `run`: a failure cancels the rest of the batch. */
+  batch: string | null;
+  /** The cell's own timeout, else the session default. */
+  timeoutMs: number;
+  done: Promise<ExecutionRecord>;
+  resolve(record: ExecutionRecord): void;
+}
+
+/**
+ * What this gateway process holds for one open session: its kernel, its queue
+ * and its live event stream. The database holds the durable record.
+ */
+export class SessionRuntime {
+  kernel: Kernel | null = null;
+  readonly queue: PendingExecution[] = [];
+  running: PendingExecution | null = null;
+  /** Why the running execution is being stopped, if we asked it to stop. */
+  stopReason: Extract<ExecutionStatus, 'interrupted'> | null = null;
+  readonly events = new Subject<SessionEvent>();
+  private unsubscribeDeath: (() => void) | null = null;
+  /** Serializes the steps that must not interleave (enqueue, state changes). */
+  private lock: Promise<unknown> = Promise.resolve();
+  ending = false;
+
+  constructor(
+    public session: SessionRecord,
+    readonly runbook: Runbook,
+    readonly credentials: SessionCredentials,
+    readonly redactor: Redactor,
+  ) {}
+
+  get id(): string {
+    return this.session.id;
+  }
+
+  emit(event: SessionEvent): void {
+    this.events.next(event);
+  }
+
+  bindKernel(kernel: Kernel, onDied: (reason: string) => void): void {
+    this.unbindKernel();
+    this.kernel = kernel;
+    this.unsubscribeDeath = kernel.onDied(onDied);
+  }
+
+  unbindKernel(): Kernel | null {
+    this.unsubscribeDeath?.();
+    this.unsubscribeDeath = null;
+    const k = this.kernel;
+    this.kernel = null;
+    return k;
+  }
+
+  /** Runs `fn` after every step queued before it has finished. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export function newPending(
+  record: ExecutionRecord,
+  batch: string | null,
+  timeoutMs: number,
+): PendingExecution {
+  let resolve!: (r: ExecutionRecord) => void;
+  const done = new Promise<ExecutionRecord>((r) => (resolve = r));
+  return { record, batch, timeoutMs, done, resolve };
+}

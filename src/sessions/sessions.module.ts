@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { KernelsModule } from '../kernels/kernels.module';
+import { RunbooksModule } from '../runbooks';
+import { TargetsModule } from '../targets/targets.module';
+import { SessionsController } from './sessions.controller';
+import { SessionsRepository } from './sessions.repository';
+import { SessionsService } from './sessions.service';
+
+@Module({
+  imports: [KernelsModule, RunbooksModule, TargetsModule],
+  controllers: [SessionsController],
+  providers: [SessionsRepository, SessionsService],
+  exports: [SessionsService],
+})
+export class SessionsModule {}

@@ -1,0 +1,327 @@
+import { Injectable } from '@nestjs/common';
+import { Database, type Queryable } from '../db/database';
+import type {
+  ExecutionRecord,
+  ExecutionState,
+  NotebookOutput,
+  SessionRecord,
+  SessionState,
+} from './sessions.types';
+
+interface SessionRow {
+  id: string;
+  runbook_id: string;
+  runbook_version: string;
+  environment: string;
+  targets: string[];
+  parameters: Record<string, unknown>;
+  reason: string;
+  incident: string | null;
+  owner_sub: string;
+  owner_name: string;
+  state: SessionState;
+  kernel_id: string | null;
+  kernel_pid: number | null;
+  kernel_name: string | null;
+  created_at: Date;
+  last_activity_at: Date;
+  expires_at: Date;
+  ended_at: Date | null;
+  end_reason: string | null;
+}
+
+interface ExecutionRow {
+  id: string;
+  session_id: string;
+  seq: number;
+  cell_id: string;
+  cell_index: number | null;
+  cell_sha256: string;
+  cell_class: string;
+  code: string;
+  state: ExecutionState;
+  execution_count: number | null;
+  error: ExecutionRecord['error'];
+  outputs: NotebookOutput[];
+  output_bytes: number;
+  truncated: boolean;
+  requested_by_sub: string;
+  requested_by_name: string;
+  requested_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface NewSession {
+  id: string;
+  runbookId: string;
+  runbookVersion: string;
+  runbookContent: string;
+  environment: string;
+  targets: string[];
+  parameters: Record<string, unknown>;
+  reason: string;
+  incident: string | null;
+  owner: { sub: string; name: string };
+  instanceId: string;
+  expiresAt: Date;
+}
+
+export interface NewExecution {
+  id: string;
+  sessionId: string;
+  cellId: string;
+  cellIndex: number | null;
+  cellSha256: string;
+  cellClass: string;
+  code: string;
+  requestedBy: { sub: string; name: string };
+}
+
+export interface ExecutionOutcome {
+  state: Exclude<ExecutionState, 'queued' | 'running'>;
+  executionCount: number | null;
+  error: ExecutionRecord['error'];
+  outputs: NotebookOutput[];
+  outputBytes: number;
+  truncated: boolean;
+}
+
+export interface SessionListFilter {
+  ownerSub?: string;
+  state?: 'open' | 'over';
+  limit: number;
+}
+
+/** All SQL of sessions and executions. `q` lets a caller run inside its own transaction. */
+@Injectable()
+export class SessionsRepository {
+  constructor(private readonly db: Database) {}
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
+  }
+
+  async insertSession(s: NewSession, q: Queryable = this.db): Promise<void> {
+    await q.query(
+      `INSERT INTO runbook_snapshots (runbook_id, version, content) VALUES ($1, $2, $3)
+       ON CONFLICT (runbook_id, version) DO NOTHING`,
+      [s.runbookId, s.runbookVersion, s.runbookContent],
+    );
+    await q.query(
+      `INSERT INTO sessions (id, runbook_id, runbook_version, environment, targets, parameters, reason,
+         incident, owner_sub, owner_name, state, instance_id, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'starting', $11, $12)`,
+      [
+        s.id,
+        s.runbookId,
+        s.runbookVersion,
+        s.environment,
+        JSON.stringify(s.targets),
+        JSON.stringify(s.parameters),
+        s.reason,
+        s.incident,
+        s.owner.sub,
+        s.owner.name,
+        s.instanceId,
+        s.expiresAt,
+      ],
+    );
+  }
+
+  async snapshot(runbookId: string, version: string): Promise<string | undefined> {
+    const r = await this.db.query<{ content: string }>(
+      'SELECT content FROM runbook_snapshots WHERE runbook_id = $1 AND version = $2',
+      [runbookId, version],
+    );
+    return r.rows[0]?.content;
+  }
+
+  async findSession(id: string): Promise<SessionRecord | undefined> {
+    const r = await this.db.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
+    return r.rows[0] ? toSession(r.rows[0]) : undefined;
+  }
+
+  async listSessions(f: SessionListFilter): Promise<SessionRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.ownerSub !== undefined) {
+      params.push(f.ownerSub);
+      where.push(`owner_sub = $${params.length}`);
+    }
+    if (f.state === 'open') where.push(`state NOT IN ('ended', 'lost')`);
+    if (f.state === 'over') where.push(`state IN ('ended', 'lost')`);
+    params.push(f.limit);
+    const r = await this.db.query<SessionRow>(
+      `SELECT * FROM sessions ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+       ORDER BY created_at DESC LIMIT $${params.length}`,
+      params,
+    );
+    return r.rows.map(toSession);
+  }
+
+  async setSessionState(
+    id: string,
+    state: SessionState,
+    extra: { endReason?: string; kernel?: SessionRecord['kernel'] } = {},
+    q: Queryable = this.db,
+  ): Promise<void> {
+    const over = state === 'ended' || state === 'lost';
+    await q.query(
+      `UPDATE sessions SET state = $2,
+         ended_at = CASE WHEN $3 THEN now() ELSE ended_at END,
+         end_reason = COALESCE($4, end_reason),
+         kernel_id = CASE WHEN $5 THEN $6 ELSE kernel_id END,
+         kernel_pid = CASE WHEN $5 THEN $7::integer ELSE kernel_pid END,
+         kernel_name = CASE WHEN $5 THEN $8 ELSE kernel_name END
+       WHERE id = $1`,
+      [
+        id,
+        state,
+        over,
+        extra.endReason ?? null,
+        extra.kernel !== undefined,
+        extra.kernel?.id ?? null,
+        extra.kernel?.pid ?? null,
+        extra.kernel?.name ?? null,
+      ],
+    );
+  }
+
+  async touch(id: string, q: Queryable = this.db): Promise<void> {
+    await q.query('UPDATE sessions SET last_activity_at = now() WHERE id = $1', [id]);
+  }
+
+  /** Sessions a previous gateway process left open: their kernels died with it. */
+  async markOpenSessionsLost(reason: string): Promise<string[]> {
+    return this.db.transaction(async (tx) => {
+      const r = await tx.query<{ id: string }>(
+        `UPDATE sessions SET state = 'lost', ended_at = now(), end_reason = $1
+         WHERE state NOT IN ('ended', 'lost') RETURNING id`,
+        [reason],
+      );
+      await tx.query(
+        `UPDATE executions SET state = 'kernel_died', finished_at = now() WHERE state = 'running'`,
+      );
+      await tx.query(
+        `UPDATE executions SET state = 'cancelled', finished_at = now() WHERE state = 'queued'`,
+      );
+      return r.rows.map((row) => row.id);
+    });
+  }
+
+  async insertExecution(e: NewExecution, q: Queryable = this.db): Promise<ExecutionRecord> {
+    const r = await q.query<ExecutionRow>(
+      `INSERT INTO executions (id, session_id, seq, cell_id, cell_index, cell_sha256, cell_class, code,
+         state, requested_by_sub, requested_by_name)
+       VALUES ($1, $2,
+         (SELECT COALESCE(MAX(seq), 0) + 1 FROM executions WHERE session_id = $2),
+         $3, $4, $5, $6, $7, 'queued', $8, $9)
+       RETURNING *`,
+      [
+        e.id,
+        e.sessionId,
+        e.cellId,
+        e.cellIndex,
+        e.cellSha256,
+        e.cellClass,
+        e.code,
+        e.requestedBy.sub,
+        e.requestedBy.name,
+      ],
+    );
+    return toExecution(r.rows[0]);
+  }
+
+  async markRunning(id: string): Promise<void> {
+    await this.db.query(
+      `UPDATE executions SET state = 'running', started_at = now() WHERE id = $1 AND state = 'queued'`,
+      [id],
+    );
+  }
+
+  async finishExecution(id: string, o: ExecutionOutcome): Promise<void> {
+    await this.db.query(
+      `UPDATE executions SET state = $2, execution_count = $3, error = $4, outputs = $5,
+         output_bytes = $6, truncated = $7, finished_at = now()
+       WHERE id = $1 AND state IN ('queued', 'running')`,
+      [
+        id,
+        o.state,
+        o.executionCount,
+        o.error ? JSON.stringify(o.error) : null,
+        JSON.stringify(o.outputs),
+        o.outputBytes,
+        o.truncated,
+      ],
+    );
+  }
+
+  async cancelQueued(sessionId: string, ids?: string[]): Promise<void> {
+    await this.db.query(
+      `UPDATE executions SET state = 'cancelled', finished_at = now()
+       WHERE session_id = $1 AND state = 'queued' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`,
+      [sessionId, ids ?? null],
+    );
+  }
+
+  async findExecution(id: string): Promise<ExecutionRecord | undefined> {
+    const r = await this.db.query<ExecutionRow>('SELECT * FROM executions WHERE id = $1', [id]);
+    return r.rows[0] ? toExecution(r.rows[0]) : undefined;
+  }
+
+  async listExecutions(sessionId: string): Promise<ExecutionRecord[]> {
+    const r = await this.db.query<ExecutionRow>(
+      'SELECT * FROM executions WHERE session_id = $1 ORDER BY seq',
+      [sessionId],
+    );
+    return r.rows.map(toExecution);
+  }
+}
+
+function toSession(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    runbookId: r.runbook_id,
+    runbookVersion: r.runbook_version,
+    environment: r.environment,
+    targets: r.targets,
+    parameters: r.parameters,
+    reason: r.reason,
+    incident: r.incident,
+    owner: { sub: r.owner_sub, name: r.owner_name },
+    state: r.state,
+    kernel:
+      r.kernel_id && r.kernel_pid !== null && r.kernel_name
+        ? { id: r.kernel_id, pid: r.kernel_pid, name: r.kernel_name }
+        : null,
+    createdAt: r.created_at,
+    lastActivityAt: r.last_activity_at,
+    expiresAt: r.expires_at,
+    endedAt: r.ended_at,
+    endReason: r.end_reason,
+  };
+}
+
+function toExecution(r: ExecutionRow): ExecutionRecord {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    seq: r.seq,
+    cellId: r.cell_id,
+    cellIndex: r.cell_index,
+    cellSha256: r.cell_sha256,
+    cellClass: r.cell_class,
+    code: r.code,
+    state: r.state,
+    executionCount: r.execution_count,
+    error: r.error,
+    outputs: r.outputs,
+    outputBytes: r.output_bytes,
+    truncated: r.truncated,
+    requestedBy: { sub: r.requested_by_sub, name: r.requested_by_name },
+    requestedAt: r.requested_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}

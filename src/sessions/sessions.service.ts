@@ -1,0 +1,586 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Observable, concat, of } from 'rxjs';
+import type { Principal } from '../auth/principal';
+import { ErrorCode, RungateError } from '../common/errors';
+import { Redactor } from '../common/redact';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { KernelsService } from '../kernels/kernels.service';
+import type { ExecuteResult } from '../kernels/kernels.types';
+import { parseNotebook, renderParametersCell, validateParameters } from '../runbooks';
+import { RunbooksService } from '../runbooks/runbooks.service';
+import type { Runbook, RunbookCell } from '../runbooks/runbooks.types';
+import { TargetsService } from '../targets/targets.service';
+import { OutputRecorder } from './output-recorder';
+import { assertSessionMove, isSessionOver } from './session-state';
+import { SessionRuntime, newPending, type PendingExecution } from './session-runtime';
+import { SessionsRepository, type ExecutionOutcome } from './sessions.repository';
+import type { ExecutionRecord, SessionEvent, SessionRecord, SessionState } from './sessions.types';
+
+export interface StartSessionInput {
+  runbook: string;
+  version?: string;
+  parameters?: Record<string, unknown>;
+  reason: string;
+  incident?: string;
+}
+
+export interface SessionView {
+  session: SessionRecord;
+  runbook: Runbook;
+  executions: ExecutionRecord[];
+}
+
+/** How often idle and lifetime limits are checked. */
+const SWEEP_INTERVAL_MS = 1000;
+
+/**
+ * Orchestrates sessions: binds a kernel, runs cells one at a time in request
+ * order, streams their outputs, and ends sessions on request, on idle timeout
+ * and at their maximum lifetime.
+ */
+@Injectable()
+export class SessionsService implements OnModuleInit, OnApplicationShutdown {
+  private readonly log = new Logger(SessionsService.name);
+  private readonly runtimes = new Map<string, SessionRuntime>();
+  private readonly instanceId = randomUUID();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repo: SessionsRepository,
+    private readonly runbooks: RunbooksService,
+    private readonly kernels: KernelsService,
+    private readonly targets: TargetsService,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const lost = await this.repo.markOpenSessionsLost(
+      'the gateway restarted and the session kernel is gone',
+    );
+    if (lost.length > 0) this.log.warn({ sessions: lost }, `marked ${lost.length} session(s) lost`);
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await Promise.allSettled(
+      [...this.runtimes.values()].map((rt) => this.endRuntime(rt, 'the gateway shut down')),
+    );
+  }
+
+  // ---- sessions -------------------------------------------------------------
+
+  async start(principal: Principal, input: StartSessionInput): Promise<SessionView> {
+    const runbook = await this.resolveRunbook(input.runbook, input.version);
+    const parameters = runbook.parameters
+      ? validateParameters(runbook, input.parameters ?? {})
+      : rejectParameters(input.parameters);
+    const credentials = await this.targets.issueSessionCredentials(runbook.targets);
+    const id = randomUUID();
+    try {
+      await this.repo.insertSession({
+        id,
+        runbookId: runbook.id,
+        runbookVersion: runbook.version,
+        runbookContent: runbook.content,
+        environment: runbook.environment,
+        targets: runbook.targets,
+        parameters,
+        reason: input.reason,
+        incident: input.incident ?? null,
+        owner: { sub: principal.sub, name: principal.name },
+        instanceId: this.instanceId,
+        expiresAt: new Date(Date.now() + this.config.sessions.maxLifetimeMs),
+      });
+    } catch (err) {
+      await credentials.release();
+      throw err;
+    }
+    const session = await this.mustFind(id);
+    const rt = new SessionRuntime(session, runbook, credentials, new Redactor(credentials.secrets));
+    this.runtimes.set(id, rt);
+    try {
+      await this.attachKernel(rt, principal);
+    } catch (err) {
+      await this.endRuntime(rt, `no kernel could be started: ${(err as Error).message}`);
+      throw err;
+    }
+    return this.view(id);
+  }
+
+  async get(id: string): Promise<SessionView> {
+    return this.view(id);
+  }
+
+  async list(filter: { ownerSub?: string; state?: 'open' | 'over'; limit?: number }) {
+    return this.repo.listSessions({ ...filter, limit: filter.limit ?? 100 });
+  }
+
+  async end(id: string, reason = 'ended by its owner'): Promise<SessionView> {
+    const rt = this.runtimes.get(id);
+    if (rt) {
+      await this.endRuntime(rt, reason);
+    } else {
+      const s = await this.mustFind(id);
+      if (!isSessionOver(s.state)) await this.repo.setSessionState(id, 'ended', { endReason: reason });
+    }
+    return this.view(id);
+  }
+
+  /** Attaches a fresh kernel to a session whose kernel died (or replaces a live one). */
+  async replaceKernel(principal: Principal, id: string): Promise<SessionView> {
+    const rt = this.openRuntime(id, await this.mustFind(id));
+    if (rt.running || rt.queue.length > 0) {
+      throw new RungateError(ErrorCode.Busy, 'the session is running a cell; interrupt it first');
+    }
+    const old = rt.unbindKernel();
+    if (old) void old.shutdown().catch(() => undefined);
+    await this.attachKernel(rt, principal);
+    return this.view(id);
+  }
+
+  // ---- executions -----------------------------------------------------------
+
+  /** Queues one cell; resolves when it is queued (`wait` false) or finished. */
+  async execute(
+    principal: Principal,
+    sessionId: string,
+    cellId: string,
+    wait: boolean,
+  ): Promise<ExecutionRecord> {
+    const rt = this.openRuntime(sessionId, await this.mustFind(sessionId));
+    const cell = rt.runbook.cells.find((c) => c.id === cellId);
+    if (!cell) {
+      throw new RungateError(ErrorCode.NotFound, `runbook ${rt.runbook.id} has no cell "${cellId}"`);
+    }
+    this.assertExecutable(rt, cell);
+    const pending = await this.enqueue(rt, principal, [cell], null);
+    return wait ? pending[0].done : pending[0].record;
+  }
+
+  /** Queues every read-only cell in order, stopping before the first mutating one. */
+  async runReadOnly(
+    principal: Principal,
+    sessionId: string,
+    wait: boolean,
+  ): Promise<{ executions: ExecutionRecord[]; stoppedBefore: string | null }> {
+    const rt = this.openRuntime(sessionId, await this.mustFind(sessionId));
+    const cells: RunbookCell[] = [];
+    let stoppedBefore: string | null = null;
+    for (const cell of rt.runbook.cells) {
+      if (cell.type !== 'code') continue;
+      if (cell.class === 'mutating') {
+        stoppedBefore = cell.id;
+        break;
+      }
+      cells.push(cell);
+    }
+    const pending = await this.enqueue(rt, principal, cells, randomUUID());
+    const executions = wait
+      ? await Promise.all(pending.map((p) => p.done))
+      : pending.map((p) => p.record);
+    return { executions, stoppedBefore };
+  }
+
+  /** Stops the running cell and drops the queued ones. */
+  async interrupt(sessionId: string): Promise<{ interrupted: string | null; cancelled: string[] }> {
+    const rt = this.openRuntime(sessionId, await this.mustFind(sessionId));
+    const cancelled = await this.cancelQueue(rt);
+    const running = rt.running;
+    if (running && rt.kernel) {
+      rt.stopReason = 'interrupted';
+      await rt.kernel.interrupt();
+    }
+    return { interrupted: running?.record.id ?? null, cancelled };
+  }
+
+  async execution(sessionId: string, executionId: string): Promise<ExecutionRecord> {
+    const e = await this.repo.findExecution(executionId);
+    if (!e || e.sessionId !== sessionId) {
+      throw new RungateError(ErrorCode.NotFound, `no execution ${executionId} in session ${sessionId}`);
+    }
+    return e;
+  }
+
+  /** Live events of a session; starts with its current state, completes when it ends. */
+  async stream(sessionId: string): Promise<Observable<SessionEvent>> {
+    const session = await this.mustFind(sessionId);
+    const first: SessionEvent = { type: 'session.state', session: sessionId, state: session.state };
+    const rt = this.runtimes.get(sessionId);
+    if (!rt || isSessionOver(session.state)) return of(first);
+    return concat(of(first), rt.events.asObservable());
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  private async resolveRunbook(id: string, version: string | undefined): Promise<Runbook> {
+    const current = this.runbooks.get(id);
+    if (version === undefined || version === current.version) return current;
+    const pinned = await this.pinnedRunbook(id, version);
+    if (pinned) return pinned;
+    throw new RungateError(
+      ErrorCode.NotFound,
+      `version ${version} of runbook ${id} is not available; the current version is ${current.version}`,
+      { currentVersion: current.version },
+    );
+  }
+
+  /** A version seen by this process, or stored when a session pinned it. */
+  private async pinnedRunbook(id: string, version: string): Promise<Runbook | undefined> {
+    const known = this.runbooks.getVersion(id, version);
+    if (known) return known;
+    const stored = await this.repo.snapshot(id, version);
+    if (stored === undefined) return undefined;
+    const parsed = parseNotebook(id, stored, {
+      path: `${id}.ipynb`,
+      defaultKernel: this.config.kernels.defaultKernel,
+    });
+    return parsed.valid ? parsed : undefined;
+  }
+
+  private assertExecutable(rt: SessionRuntime, cell: RunbookCell): void {
+    if (cell.type !== 'code') {
+      throw new RungateError(ErrorCode.InvalidRequest, `cell "${cell.id}" is ${cell.type}, not code`);
+    }
+    if (cell.class === 'mutating') {
+      throw new RungateError(
+        ErrorCode.ApprovalRequired,
+        `cell "${cell.id}" changes production and needs an approval before it runs`,
+        {
+          session: rt.id,
+          cell: cell.id,
+          cellSha256: cell.sha256,
+          request: { method: 'POST', path: '/v1/approvals', body: { session: rt.id, cell: cell.id } },
+        },
+      );
+    }
+  }
+
+  private openRuntime(id: string, session: SessionRecord): SessionRuntime {
+    if (isSessionOver(session.state)) {
+      throw new RungateError(ErrorCode.SessionEnded, `session ${id} is ${session.state}`, {
+        state: session.state,
+        reason: session.endReason,
+      });
+    }
+    const rt = this.runtimes.get(id);
+    if (!rt) {
+      throw new RungateError(
+        ErrorCode.SessionEnded,
+        `session ${id} is not held by this gateway (its kernel is gone)`,
+      );
+    }
+    return rt;
+  }
+
+  private async enqueue(
+    rt: SessionRuntime,
+    principal: Principal,
+    cells: RunbookCell[],
+    batch: string | null,
+  ): Promise<PendingExecution[]> {
+    return rt.exclusive(async () => {
+      if (rt.ending) throw new RungateError(ErrorCode.SessionEnded, `session ${rt.id} is ending`);
+      if (rt.session.state === 'kernel_dead') {
+        throw new RungateError(
+          ErrorCode.Conflict,
+          `the kernel of session ${rt.id} died; attach a new one with POST /v1/sessions/${rt.id}/kernel`,
+          { state: 'kernel_dead' },
+        );
+      }
+      const limit = this.config.sessions.maxQueuedExecutions;
+      if (rt.queue.length + cells.length > limit + (rt.running ? 0 : 1)) {
+        throw new RungateError(
+          ErrorCode.Busy,
+          `session ${rt.id} already has ${rt.queue.length} execution(s) waiting (limit ${limit})`,
+        );
+      }
+      const added: PendingExecution[] = [];
+      for (const cell of cells) {
+        // Committed before the kernel can see the code: no record, no execution.
+        const record = await this.repo.insertExecution({
+          id: randomUUID(),
+          sessionId: rt.id,
+          cellId: cell.id,
+          cellIndex: cell.index,
+          cellSha256: cell.sha256,
+          cellClass: cell.class ?? 'read-only',
+          code: this.codeFor(rt, cell),
+          requestedBy: { sub: principal.sub, name: principal.name },
+        });
+        const p = newPending(record, batch, cell.timeoutMs ?? this.config.sessions.cellTimeoutMs);
+        rt.queue.push(p);
+        added.push(p);
+        rt.emit({
+          type: 'execution.queued',
+          session: rt.id,
+          execution: record.id,
+          cell: cell.id,
+          seq: record.seq,
+        });
+      }
+      void this.pump(rt);
+      return added;
+    });
+  }
+
+  /** The parameters cell runs the session's validated values, not the notebook's defaults. */
+  private codeFor(rt: SessionRuntime, cell: RunbookCell): string {
+    return cell.class === 'parameters' ? renderParametersCell(rt.session.parameters) : cell.source;
+  }
+
+  private async pump(rt: SessionRuntime): Promise<void> {
+    if (rt.running || rt.ending || !rt.kernel || rt.session.state !== 'idle') return;
+    const next = rt.queue.shift();
+    if (!next) return;
+    rt.running = next;
+    rt.stopReason = null;
+    const kernel = rt.kernel;
+    const recorder = new OutputRecorder(this.config.sessions.outputCapBytes, rt.redactor);
+    let outcome: ExecutionOutcome;
+    try {
+      await this.moveSession(rt, 'busy');
+      await this.repo.markRunning(next.record.id);
+      rt.emit({ type: 'execution.started', session: rt.id, execution: next.record.id, cell: next.record.cellId });
+      const timeout = setTimeout(() => {
+        rt.stopReason = 'interrupted';
+        void kernel.interrupt().catch(() => undefined);
+      }, next.timeoutMs);
+      let result: ExecuteResult;
+      try {
+        result = await kernel.execute(next.record.code, {
+          storeHistory: true,
+          onIopub: (msg) => {
+            const effect = recorder.accept(msg);
+            if (effect.kind === 'output') {
+              rt.emit({ type: 'execution.output', session: rt.id, execution: next.record.id, output: effect.output });
+            } else if (effect.kind === 'clear') {
+              rt.emit({ type: 'execution.clear_output', session: rt.id, execution: next.record.id });
+            }
+          },
+        });
+      } finally {
+        clearTimeout(timeout);
+      }
+      outcome = this.outcomeOf(rt, result, recorder);
+    } catch (err) {
+      this.log.error({ err, session: rt.id }, 'execution failed inside the gateway');
+      outcome = {
+        state: 'error',
+        executionCount: null,
+        error: { ename: 'GatewayError', evalue: 'the gateway could not run this cell', traceback: [] },
+        outputs: recorder.outputs,
+        outputBytes: recorder.size,
+        truncated: recorder.truncated,
+      };
+    }
+    await this.finish(rt, next, outcome);
+  }
+
+  private outcomeOf(rt: SessionRuntime, result: ExecuteResult, rec: OutputRecorder): ExecutionOutcome {
+    const base = { outputs: rec.outputs, outputBytes: rec.size, truncated: rec.truncated };
+    switch (result.status) {
+      case 'ok':
+        return { ...base, state: 'ok', executionCount: result.executionCount, error: null };
+      case 'error': {
+        const error = rt.redactor.value({
+          ename: result.ename,
+          evalue: result.evalue,
+          traceback: result.traceback,
+        });
+        const stopped = rt.stopReason === 'interrupted' && result.ename === 'KeyboardInterrupt';
+        return { ...base, state: stopped ? 'interrupted' : 'error', executionCount: result.executionCount, error };
+      }
+      case 'aborted':
+        return { ...base, state: 'cancelled', executionCount: null, error: null };
+      case 'kernel_died':
+        return {
+          ...base,
+          state: rt.ending ? 'interrupted' : 'kernel_died',
+          executionCount: null,
+          error: { ename: 'KernelDied', evalue: result.reason, traceback: [] },
+        };
+      default: {
+        const never: never = result;
+        throw new Error(`unknown execute result ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private async finish(rt: SessionRuntime, p: PendingExecution, outcome: ExecutionOutcome): Promise<void> {
+    try {
+      await this.repo.finishExecution(p.record.id, outcome);
+      await this.repo.touch(rt.id);
+    } catch (err) {
+      this.log.error({ err, session: rt.id, execution: p.record.id }, 'could not record the end of an execution');
+    }
+    rt.session.lastActivityAt = new Date();
+    rt.running = null;
+    rt.stopReason = null;
+    rt.emit({
+      type: 'execution.finished',
+      session: rt.id,
+      execution: p.record.id,
+      cell: p.record.cellId,
+      status: outcome.state,
+      truncated: outcome.truncated,
+    });
+    if (outcome.state !== 'ok' && p.batch) {
+      await this.cancelQueue(rt, (q) => q.batch === p.batch);
+    }
+    if (rt.session.state === 'busy' && !rt.ending) await this.moveSession(rt, 'idle');
+    p.resolve((await this.repo.findExecution(p.record.id)) ?? p.record);
+    void this.pump(rt);
+  }
+
+  private async cancelQueue(
+    rt: SessionRuntime,
+    which: (p: PendingExecution) => boolean = () => true,
+  ): Promise<string[]> {
+    const dropped = rt.queue.filter(which);
+    if (dropped.length === 0) return [];
+    rt.queue.splice(0, rt.queue.length, ...rt.queue.filter((p) => !which(p)));
+    const ids = dropped.map((p) => p.record.id);
+    await this.repo.cancelQueued(rt.id, ids).catch((err: unknown) => {
+      this.log.error({ err, session: rt.id }, 'could not record cancelled executions');
+    });
+    for (const p of dropped) {
+      rt.emit({
+        type: 'execution.finished',
+        session: rt.id,
+        execution: p.record.id,
+        cell: p.record.cellId,
+        status: 'cancelled',
+        truncated: false,
+      });
+      p.resolve((await this.repo.findExecution(p.record.id).catch(() => undefined)) ?? p.record);
+    }
+    return ids;
+  }
+
+  private async attachKernel(rt: SessionRuntime, principal: Principal): Promise<void> {
+    if (rt.session.state !== 'starting') await this.moveSession(rt, 'starting');
+    const kernel = await this.kernels.acquire(rt.runbook.kernel);
+    rt.bindKernel(kernel, (reason) => void this.onKernelDied(rt, kernel.id, reason));
+    // Credentials and session identity reach the kernel as environment variables,
+    // set by a silent cell: pooled kernels were started before the session existed.
+    const env = { ...rt.credentials.env, RUNGATE_SESSION_ID: rt.id, RUNGATE_RUNBOOK: rt.runbook.id };
+    const prelude = await kernel.execute(preludeCode(env), { silent: true, storeHistory: false });
+    if (prelude.status !== 'ok') {
+      rt.unbindKernel();
+      await kernel.shutdown().catch(() => undefined);
+      throw new RungateError(ErrorCode.KernelUnavailable, 'the kernel refused the session set-up');
+    }
+    await this.moveSession(rt, 'idle', {
+      kernel: { id: kernel.id, pid: kernel.pid, name: kernel.kernelName },
+    });
+    const parametersCell = rt.runbook.cells.find((c) => c.class === 'parameters');
+    // The session's values are in place before anyone runs a cell that reads them.
+    if (parametersCell) await (await this.enqueue(rt, principal, [parametersCell], null))[0].done;
+  }
+
+  private async onKernelDied(rt: SessionRuntime, kernelId: string, reason: string): Promise<void> {
+    if (rt.kernel?.id !== kernelId || rt.ending) return;
+    this.log.warn({ session: rt.id, reason }, 'session kernel died');
+    rt.unbindKernel();
+    await this.cancelQueue(rt);
+    await this.moveSession(rt, 'kernel_dead', { reason }).catch((err: unknown) => {
+      this.log.error({ err, session: rt.id }, 'could not record kernel death');
+    });
+  }
+
+  private async moveSession(
+    rt: SessionRuntime,
+    to: SessionState,
+    extra: { kernel?: SessionRecord['kernel']; reason?: string } = {},
+  ): Promise<void> {
+    assertSessionMove(rt.session.state, to);
+    const over = isSessionOver(to);
+    await this.repo.setSessionState(rt.id, to, {
+      kernel: extra.kernel,
+      endReason: over ? extra.reason : undefined,
+    });
+    rt.session = { ...rt.session, state: to, ...(extra.kernel ? { kernel: extra.kernel } : {}) };
+    rt.emit({ type: 'session.state', session: rt.id, state: to, ...(extra.reason ? { reason: extra.reason } : {}) });
+  }
+
+  private async endRuntime(rt: SessionRuntime, reason: string): Promise<void> {
+    if (rt.ending) return;
+    rt.ending = true;
+    await this.cancelQueue(rt);
+    const kernel = rt.unbindKernel();
+    if (kernel) await kernel.shutdown().catch((err: unknown) => this.log.warn({ err }, 'kernel shutdown failed'));
+    // The running execute resolves once its kernel is gone; let it record itself.
+    await rt.running?.done;
+    await rt.credentials.release().catch((err: unknown) => this.log.error({ err }, 'credential release failed'));
+    try {
+      assertSessionMove(rt.session.state, 'ended');
+      await this.repo.setSessionState(rt.id, 'ended', { endReason: reason });
+      rt.session = { ...rt.session, state: 'ended', endReason: reason };
+      rt.emit({ type: 'session.state', session: rt.id, state: 'ended', reason });
+    } finally {
+      this.runtimes.delete(rt.id);
+      rt.events.complete();
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    for (const rt of this.runtimes.values()) {
+      if (rt.ending) continue;
+      if (now >= rt.session.expiresAt.getTime()) {
+        await this.endRuntime(rt, 'the session reached its maximum lifetime').catch(() => undefined);
+      } else if (
+        !rt.running &&
+        rt.queue.length === 0 &&
+        now - rt.session.lastActivityAt.getTime() >= this.config.sessions.idleTimeoutMs
+      ) {
+        await this.endRuntime(rt, 'the session was idle too long').catch(() => undefined);
+      }
+    }
+  }
+
+  private async mustFind(id: string): Promise<SessionRecord> {
+    const s = await this.repo.findSession(id);
+    if (!s) throw new RungateError(ErrorCode.NotFound, `no session ${id}`);
+    return s;
+  }
+
+  private async view(id: string): Promise<SessionView> {
+    const session = await this.mustFind(id);
+    const rt = this.runtimes.get(id);
+    const runbook = rt?.runbook ?? (await this.pinnedRunbook(session.runbookId, session.runbookVersion));
+    if (!runbook) {
+      throw new RungateError(ErrorCode.Unavailable, `the runbook snapshot of session ${id} is unreadable`);
+    }
+    return { session, runbook, executions: await this.repo.listExecutions(id) };
+  }
+}
+
+function rejectParameters(values: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (values && Object.keys(values).length > 0) {
+    throw new RungateError(ErrorCode.InvalidRequest, 'this runbook takes no parameters', {
+      errors: Object.keys(values).map((name) => ({ parameter: name, message: 'unknown parameter' })),
+    });
+  }
+  return {};
+}
+
+/** Python that sets environment variables from JSON, with no value ever spliced into code. */
+export function preludeCode(env: Record<string, string>): string {
+  const literal = JSON.stringify(JSON.stringify(env));
+  return [
+    'import os as __rg_os, json as __rg_json',
+    `__rg_os.environ.update(__rg_json.loads(${literal}))`,
+    'del __rg_os, __rg_json',
+  ].join('\n');
+}

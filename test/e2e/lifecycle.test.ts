@@ -1,0 +1,71 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { startGateway, type Gateway } from '../support/gateway';
+import { freePort, waitFor } from '../support/net';
+import { DIAGNOSTICS, runbooksDir } from '../support/notebooks';
+import { createDatabase } from '../support/postgres';
+
+function alive(pid: number): boolean {
+  return existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+}
+
+describe('session lifecycle across gateway processes', () => {
+  const dirs: string[] = [];
+  const gateways: Gateway[] = [];
+  afterAll(async () => {
+    for (const g of gateways) await g.kill().catch(() => undefined);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('leaves no kernel behind after SIGKILL and marks the lost sessions at the next start', async () => {
+    const dir = runbooksDir({ 'test/diagnostics': DIAGNOSTICS });
+    dirs.push(dir);
+    // The embedded database (no DATABASE_URL), as `npm start` runs: it must survive a SIGKILL too.
+    const env = { RUNGATE_RUNBOOKS_DIR: dir };
+    const ports = { http: await freePort(), oidc: await freePort() };
+    const first = await startGateway({ env, ports });
+    gateways.push(first);
+    const token = await first.token('alice');
+    const started = await first.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/diagnostics', reason: 'crash test' },
+    });
+    expect(started.status).toBe(201);
+    const kernelPid: number = started.body.kernel.pid;
+    expect(alive(kernelPid)).toBe(true);
+
+    await first.kill();
+    // The kernel's parent poller notices its gateway is gone; the next start-up sweeps any survivor.
+    const second = await startGateway({ env, ports, dataDir: first.dataDir });
+    gateways.push(second);
+    await waitFor('the orphaned kernel to be gone', async () => !alive(kernelPid), 5000);
+
+    const token2 = await second.token('alice');
+    const after = await second.api(`/v1/sessions/${started.body.id}`, { token: token2 });
+    expect(after.status).toBe(200);
+    expect(after.body.state).toBe('lost');
+    expect(after.body.endReason).toMatch(/restarted/);
+  });
+
+  it('ends an idle session by itself and shuts its kernel down', async () => {
+    const dir = runbooksDir({ 'test/diagnostics': DIAGNOSTICS });
+    dirs.push(dir);
+    const gw = await startGateway({
+      env: {
+        DATABASE_URL: await createDatabase(inject('postgresUrl'), 'e2e_idle'),
+        RUNGATE_RUNBOOKS_DIR: dir,
+        RUNGATE_SESSION_IDLE_TIMEOUT: '1.5',
+      },
+    });
+    gateways.push(gw);
+    const token = await gw.token('alice');
+    const s = await gw.api('/v1/sessions', { token, body: { runbook: 'test/diagnostics', reason: 'idle test' } });
+    expect(s.status).toBe(201);
+    const ended = await waitFor('the idle session to end', async () => {
+      const g = await gw.api(`/v1/sessions/${s.body.id}`, { token });
+      return g.body.state === 'ended' ? g.body : undefined;
+    }, 10_000);
+    expect(ended.endReason).toMatch(/idle/);
+    await waitFor('the kernel to exit', async () => !alive(s.body.kernel.pid), 10_000);
+  });
+});
