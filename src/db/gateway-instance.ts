@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Database } from './database';
+
+/** How often a running instance refreshes `heartbeat_at`. */
+export const HEARTBEAT_INTERVAL_MS = 15_000;
+
+/**
+ * This gateway process as recorded in `gateway_instances`: registered at start-up,
+ * kept fresh by a heartbeat, marked stopped at shutdown. Other modules use `id` to
+ * record what this replica owns.
+ */
+export class GatewayInstance {
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeatFailing = false;
+
+  private constructor(
+    private readonly db: Database,
+    readonly id: string,
+    readonly host: string,
+    readonly pid: number,
+    private readonly onHeartbeatError: (err: unknown) => void,
+  ) {}
+
+  static async register(
+    db: Database,
+    options: { heartbeatIntervalMs?: number; onHeartbeatError?: (err: unknown) => void } = {},
+  ): Promise<GatewayInstance> {
+    const instance = new GatewayInstance(
+      db,
+      randomUUID(),
+      hostname(),
+      process.pid,
+      options.onHeartbeatError ?? noop,
+    );
+    await db.query('INSERT INTO gateway_instances (id, host, pid) VALUES ($1, $2, $3)', [
+      instance.id,
+      instance.host,
+      instance.pid,
+    ]);
+    instance.timer = setInterval(
+      () => void instance.heartbeat(),
+      options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS,
+    );
+    // The heartbeat must not keep a finished process alive.
+    instance.timer.unref();
+    return instance;
+  }
+
+  /** Stops the heartbeat and records the stop. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.db.query(
+      'UPDATE gateway_instances SET stopped_at = now() WHERE id = $1 AND stopped_at IS NULL',
+      [this.id],
+    );
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.db.query('UPDATE gateway_instances SET heartbeat_at = now() WHERE id = $1', [
+        this.id,
+      ]);
+      this.heartbeatFailing = false;
+    } catch (err) {
+      // Report the first failure of a streak, not every tick of an outage.
+      if (!this.heartbeatFailing) this.onHeartbeatError(err);
+      this.heartbeatFailing = true;
+    }
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,442 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test } from '@nestjs/testing';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { InfrastructureError } from '../../src/common/errors';
+import { ConfigModule } from '../../src/config/config.module';
+import { loadConfig } from '../../src/config/load-config';
+import { DataDirLockedError } from '../../src/db/data-dir-lock';
+import { Database, type DatabaseLogger } from '../../src/db/database';
+import { DbModule } from '../../src/db/db.module';
+import { GatewayInstance } from '../../src/db/gateway-instance';
+import { MigrationError, loadMigrations } from '../../src/db/migrations';
+import { SqlState, isSqlError } from '../../src/db/pg-errors';
+import { createDatabase } from '../support/postgres';
+
+const CONNECT_TIMEOUT_MS = 5_000;
+
+function serverOptions(url: string, logger?: DatabaseLogger) {
+  return {
+    url,
+    dataDir: '/nonexistent',
+    poolSize: 4,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    logger,
+  };
+}
+
+async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `rungate-${prefix}-`));
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe(Database.name, () => {
+  const adminUrl = inject('postgresUrl');
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  async function openFresh(prefix: string): Promise<{ db: Database; url: string }> {
+    const url = await createDatabase(adminUrl, prefix);
+    const db = await Database.open(serverOptions(url));
+    cleanups.push(() => db.close());
+    return { db, url };
+  }
+
+  describe('migrate', () => {
+    it('applies the shipped migrations once and records them with checksums', async () => {
+      const { db } = await openFresh('migrate_once');
+      const shipped = await loadMigrations();
+      expect(shipped.map((m) => m.file)).toContain('001_init.sql');
+
+      const first = await db.migrate();
+      expect(first.applied).toEqual(shipped.map((m) => m.version));
+
+      const { rows } = await db.query<{ version: number; checksum: string }>(
+        'SELECT version, checksum FROM schema_migrations ORDER BY version',
+      );
+      expect(rows).toEqual(shipped.map((m) => ({ version: m.version, checksum: m.checksum })));
+      await expect(
+        db.query('SELECT id, host, pid, started_at FROM gateway_instances'),
+      ).resolves.toBeDefined();
+    });
+
+    it('does nothing when run again', async () => {
+      const { db } = await openFresh('migrate_twice');
+      const first = await db.migrate();
+      const second = await db.migrate();
+      expect(second.applied).toEqual([]);
+      expect(second.alreadyApplied).toEqual(first.applied);
+      const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM schema_migrations');
+      expect(Number(rows[0].n)).toBe(first.applied.length);
+    });
+
+    it('refuses an applied migration whose file changed', async () => {
+      const { db } = await openFresh('migrate_tampered');
+      const dir = await tempDir('migrations');
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      await writeFile(join(dir, '001_things.sql'), 'CREATE TABLE things (id int PRIMARY KEY);\n');
+      await db.migrate(dir);
+
+      await writeFile(
+        join(dir, '001_things.sql'),
+        'CREATE TABLE things (id bigint PRIMARY KEY);\n',
+      );
+      await writeFile(join(dir, '002_more.sql'), 'CREATE TABLE more_things (id int);\n');
+      const attempt = db.migrate(dir);
+      await expect(attempt).rejects.toBeInstanceOf(MigrationError);
+      await expect(attempt).rejects.toThrow(/001_things\.sql/);
+      // Nothing after the refusal ran.
+      const { rows } = await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'more_things'");
+      expect(rows).toHaveLength(0);
+    });
+
+    it('rolls back a failing migration and does not record it', async () => {
+      const { db } = await openFresh('migrate_failing');
+      const dir = await tempDir('migrations');
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      await writeFile(join(dir, '001_ok.sql'), 'CREATE TABLE ok_table (id int);\n');
+      await writeFile(
+        join(dir, '002_broken.sql'),
+        'CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n',
+      );
+
+      await expect(db.migrate(dir)).rejects.toThrow(/002_broken\.sql failed: .*no_such_table/);
+      const tables = await db.query<{ tablename: string }>(
+        "SELECT tablename FROM pg_tables WHERE tablename IN ('ok_table', 'half_done')",
+      );
+      expect(tables.rows.map((r) => r.tablename)).toEqual(['ok_table']);
+      const recorded = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+      expect(recorded.rows.map((r) => r.version)).toEqual([1]);
+    });
+
+    it('lets concurrent replicas migrate one database without applying anything twice', async () => {
+      const { db, url } = await openFresh('migrate_concurrent');
+      const other = await Database.open(serverOptions(url));
+      cleanups.push(() => other.close());
+      const dir = await tempDir('migrations');
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      // Not idempotent on purpose: running either file twice fails.
+      await writeFile(join(dir, '001_a.sql'), 'CREATE TABLE a (id int);\n');
+      await writeFile(join(dir, '002_b.sql'), 'CREATE TABLE b (id int);\n');
+
+      const [r1, r2] = await Promise.all([db.migrate(dir), other.migrate(dir)]);
+      expect([...r1.applied, ...r2.applied].sort()).toEqual([1, 2]);
+    });
+  });
+
+  describe('transaction', () => {
+    let db: Database;
+    beforeAll(async () => {
+      ({ db } = await openFresh('transactions'));
+      await db.query('CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL)');
+    });
+
+    it('commits what the callback wrote and returns its result', async () => {
+      const result = await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO items VALUES ($1, $2)', [1, 'one']);
+        return 'done';
+      });
+      expect(result).toBe('done');
+      const { rows } = await db.query('SELECT label FROM items WHERE id = 1');
+      expect(rows).toEqual([{ label: 'one' }]);
+    });
+
+    it('rolls back and rethrows the same error when the callback throws', async () => {
+      const failure = new Error('changed my mind');
+      const attempt = db.transaction(async (tx) => {
+        await tx.query('INSERT INTO items VALUES ($1, $2)', [2, 'two']);
+        throw failure;
+      });
+      await expect(attempt).rejects.toBe(failure);
+      const { rows } = await db.query('SELECT 1 FROM items WHERE id = 2');
+      expect(rows).toHaveLength(0);
+    });
+
+    it('keeps SQL errors as they are: with their SQLSTATE, not as infrastructure errors', async () => {
+      await db.query("INSERT INTO items VALUES (3, 'three')");
+      const attempt = db.transaction((tx) => tx.query("INSERT INTO items VALUES (3, 'again')"));
+      const err: unknown = await attempt.catch((e: unknown) => e);
+      expect(isSqlError(err, SqlState.UniqueViolation)).toBe(true);
+      expect(err).not.toBeInstanceOf(InfrastructureError);
+    });
+
+    it('fails instead of reporting success when the callback swallowed a statement error', async () => {
+      const attempt = db.transaction(async (tx) => {
+        await tx.query("INSERT INTO items VALUES (4, 'four')");
+        await tx.query('SELECT * FROM no_such_table').catch(() => undefined);
+        return 'looks fine';
+      });
+      await expect(attempt).rejects.toThrow(/transaction rolled back/);
+      const { rows } = await db.query('SELECT 1 FROM items WHERE id = 4');
+      expect(rows).toHaveLength(0);
+    });
+
+    it('refuses the pool from inside a transaction callback', async () => {
+      const attempt = db.transaction(async () => db.query('SELECT 1'));
+      await expect(attempt).rejects.toThrow(/use the transaction handle/);
+    });
+
+    it('refuses a transaction handle used after the transaction ended', async () => {
+      let leaked: { query(sql: string): Promise<unknown> } | undefined;
+      await db.transaction(async (tx) => {
+        leaked = tx;
+      });
+      await expect(leaked?.query('SELECT 1')).rejects.toThrow(/after its transaction ended/);
+    });
+  });
+
+  describe('open', () => {
+    it('reports an unreachable server as a retriable InfrastructureError', async () => {
+      const port = await closedPort();
+      const attempt = Database.open(
+        serverOptions(`postgresql://postgres@127.0.0.1:${port}/postgres`),
+      );
+      const err: unknown = await attempt.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InfrastructureError);
+      expect((err as InfrastructureError).retriable).toBe(true);
+    });
+
+    it('gives up on a server that accepts connections but never answers', async () => {
+      const sockets = new Set<Socket>();
+      const silent = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const address = silent.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      try {
+        const options = {
+          ...serverOptions(`postgresql://postgres@127.0.0.1:${port}/postgres`),
+          connectTimeoutMs: 300,
+        };
+        const err: unknown = await Database.open(options).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InfrastructureError);
+        expect((err as InfrastructureError).retriable).toBe(true);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
+
+    it('reports a missing database as a non-retriable InfrastructureError', async () => {
+      const url = new URL(adminUrl);
+      url.pathname = '/no_such_database_here';
+      const err: unknown = await Database.open(serverOptions(url.toString())).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(InfrastructureError);
+      expect((err as InfrastructureError).retriable).toBe(false);
+    });
+
+    it('rejects a malformed URL without repeating it', async () => {
+      const err: unknown = await Database.open(serverOptions('postgresql://u:pa ss#word@db')).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(InfrastructureError);
+      expect(String((err as Error).message)).not.toContain('pa ss#word');
+      expect((err as Error).cause).toBeUndefined();
+    });
+
+    it('never logs the password of the URL', async () => {
+      const messages: string[] = [];
+      const logger: DatabaseLogger = {
+        log: (m) => messages.push(m),
+        warn: (m) => messages.push(m),
+        error: (m) => messages.push(m),
+      };
+      const url = new URL(await createDatabase(adminUrl, 'redaction'));
+      url.username = 'postgres';
+      url.password = 'hunter2-s3cret';
+      const db = await Database.open(serverOptions(url.toString(), logger));
+      await db.close();
+      expect(messages.length).toBeGreaterThan(0);
+      expect(messages.join('\n')).not.toContain('hunter2-s3cret');
+    });
+  });
+
+  describe('query', () => {
+    it('turns a connection lost inside a transaction into a retriable InfrastructureError', async () => {
+      const { db } = await openFresh('connection_loss');
+      const attempt = db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        const admin = new Client({ connectionString: adminUrl });
+        await admin.connect();
+        try {
+          await admin.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+        } finally {
+          await admin.end();
+        }
+        await tx.query('SELECT 1');
+      });
+      const err: unknown = await attempt.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InfrastructureError);
+      expect((err as InfrastructureError).retriable).toBe(true);
+      // The broken connection was dropped: the pool serves a fresh one.
+      await expect(db.ping()).resolves.toBeUndefined();
+    });
+  });
+});
+
+describe(GatewayInstance.name, () => {
+  it('registers this process and records its stop', async () => {
+    const db = await Database.open(
+      serverOptions(await createDatabase(inject('postgresUrl'), 'instances')),
+    );
+    try {
+      await db.migrate();
+      const instance = await GatewayInstance.register(db);
+      await instance.stop();
+      const { rows } = await db.query<{ pid: number; stopped: boolean }>(
+        'SELECT pid, stopped_at IS NOT NULL AS stopped FROM gateway_instances WHERE id = $1',
+        [instance.id],
+      );
+      expect(rows).toEqual([{ pid: process.pid, stopped: true }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe(DbModule.name, () => {
+  it('provides a migrated Database and records this instance until the app closes', async () => {
+    const url = await createDatabase(inject('postgresUrl'), 'module');
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url });
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(config), DbModule],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    const db = app.get(Database);
+    const instance = app.get(GatewayInstance);
+    const shipped = await loadMigrations();
+    const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM schema_migrations');
+    expect(Number(rows[0].n)).toBe(shipped.length);
+    await app.close();
+
+    const check = new Client({ connectionString: url });
+    await check.connect();
+    try {
+      const stopped = await check.query(
+        'SELECT 1 FROM gateway_instances WHERE id = $1 AND stopped_at IS NOT NULL',
+        [instance.id],
+      );
+      expect(stopped.rows).toHaveLength(1);
+    } finally {
+      await check.end();
+    }
+    await expect(db.ping()).rejects.toBeInstanceOf(InfrastructureError);
+  });
+});
+
+describe('Database (embedded PGlite)', () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await tempDir('pglite');
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  function open(): Promise<Database> {
+    return Database.open({ url: undefined, dataDir, poolSize: 10, connectTimeoutMs: 30_000 });
+  }
+
+  it('keeps committed data across a restart', async () => {
+    const first = await open();
+    try {
+      expect(first.embedded).toBe(true);
+      await first.migrate();
+      await first.query(
+        "CREATE TABLE sessions_probe (id uuid PRIMARY KEY, runbook text NOT NULL, state text NOT NULL DEFAULT 'running')",
+      );
+      await first.transaction(async (tx) => {
+        await tx.query('INSERT INTO sessions_probe (id, runbook) VALUES ($1, $2)', [
+          '0190a4b2-0000-7000-8000-000000000001',
+          'db/replication-lag',
+        ]);
+        await tx.query("UPDATE sessions_probe SET state = 'ended'");
+      });
+    } finally {
+      await first.close();
+    }
+
+    const second = await open();
+    try {
+      const report = await second.migrate();
+      expect(report.applied).toEqual([]);
+      const { rows } = await second.query('SELECT id, runbook, state FROM sessions_probe');
+      expect(rows).toEqual([
+        {
+          id: '0190a4b2-0000-7000-8000-000000000001',
+          runbook: 'db/replication-lag',
+          state: 'ended',
+        },
+      ]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses a second open of the same data directory while the first is open', async () => {
+    const first = await open();
+    try {
+      const err: unknown = await open().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DataDirLockedError);
+      expect((err as Error).message).toMatch(/in use by process \d+/);
+      // The refused open left the holder's lock alone.
+      const lock = JSON.parse(await readFile(join(dataDir, 'pglite.lock'), 'utf8')) as {
+        pid: number;
+      };
+      expect(lock.pid).toBe(process.pid);
+      await expect(first.ping()).resolves.toBeUndefined();
+    } finally {
+      await first.close();
+    }
+    const again = await open();
+    await again.close();
+  });
+
+  it('runs concurrent transactions one after the other', async () => {
+    const db = await open();
+    try {
+      await db.query('CREATE TABLE IF NOT EXISTS counter (id int PRIMARY KEY, n int NOT NULL)');
+      await db.query('INSERT INTO counter VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET n = 0');
+      const events: string[] = [];
+      const bump = (name: string) =>
+        db.transaction(async (tx) => {
+          events.push(`${name}:begin`);
+          // A read-modify-write: two interleaved transactions would lose an update.
+          const { rows } = await tx.query<{ n: number }>('SELECT n FROM counter WHERE id = 1');
+          await tx.query('SELECT pg_sleep(0.01)');
+          await tx.query('UPDATE counter SET n = $1 WHERE id = 1', [rows[0].n + 1]);
+          events.push(`${name}:end`);
+        });
+      const names = ['a', 'b', 'c', 'd', 'e'];
+      await Promise.all(names.map(bump));
+
+      const { rows } = await db.query<{ n: number }>('SELECT n FROM counter WHERE id = 1');
+      expect(rows[0].n).toBe(names.length);
+      for (let i = 0; i < events.length; i += 2) {
+        const [name] = events[i].split(':');
+        expect(events.slice(i, i + 2)).toEqual([`${name}:begin`, `${name}:end`]);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -1,0 +1,13 @@
+/**
+ * What test/setup/global-setup.ts hands to tests through `inject()`. Imported for
+ * its type augmentation by the global setup; tests get it through tsconfig's
+ * include of test/**.
+ */
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Superuser URL of the PostgreSQL server started for this run; use createDatabase() per test file. */
+    postgresUrl: string;
+  }
+}
+
+export {};
