@@ -1,0 +1,109 @@
+/**
+ * Connection files: the ports, transport and HMAC key a kernel binds to.
+ * See https://jupyter-client.readthedocs.io/en/latest/kernels.html#connection-files
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Channel } from './messages';
+
+/** The connection file's content, in Jupyter's field names. */
+export interface ConnectionInfo {
+  readonly transport: 'tcp';
+  readonly ip: string;
+  readonly shell_port: number;
+  readonly iopub_port: number;
+  readonly stdin_port: number;
+  readonly control_port: number;
+  readonly hb_port: number;
+  readonly key: string;
+  readonly signature_scheme: 'hmac-sha256';
+  readonly kernel_name: string;
+}
+
+/** Loopback only: kernels are never reachable from another host. */
+export const KERNEL_IP = '127.0.0.1';
+
+/** The ZeroMQ address of one channel. */
+export function channelAddress(info: ConnectionInfo, channel: Channel): string {
+  const port = {
+    shell: info.shell_port,
+    iopub: info.iopub_port,
+    stdin: info.stdin_port,
+    control: info.control_port,
+    hb: info.hb_port,
+  }[channel];
+  return `${info.transport}://${info.ip}:${port}`;
+}
+
+/**
+ * Ports that were free a moment ago. Another process may take one before the
+ * kernel binds it; the launcher retries with new ports when that happens.
+ */
+export async function freePorts(count: number, host: string = KERNEL_IP): Promise<number[]> {
+  // All listeners stay open until every port is known, so the same port is not handed out twice.
+  const servers: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const server = createServer();
+      servers.push(server);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(0, host, () => {
+            const addr = server.address();
+            if (addr === null || typeof addr === 'string') reject(new Error('no port assigned'));
+            else resolve(addr.port);
+          });
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+/** A fresh connection description with a random 256-bit key. */
+export async function newConnectionInfo(kernelName: string): Promise<ConnectionInfo> {
+  const [shell, iopub, stdin, control, hb] = await freePorts(5);
+  return {
+    transport: 'tcp',
+    ip: KERNEL_IP,
+    shell_port: shell,
+    iopub_port: iopub,
+    stdin_port: stdin,
+    control_port: control,
+    hb_port: hb,
+    key: randomBytes(32).toString('hex'),
+    signature_scheme: 'hmac-sha256',
+    kernel_name: kernelName,
+  };
+}
+
+/** A private directory (0700) holding the connection file (0600) and the kernel's working directory. */
+export interface KernelRuntimeDir {
+  readonly dir: string;
+  readonly connectionFile: string;
+  readonly workDir: string;
+}
+
+/** Name prefix of the private runtime directories under the system temp dir. */
+export const RUNTIME_DIR_PREFIX = 'rungate-kernel-';
+
+export async function writeConnectionFile(info: ConnectionInfo): Promise<KernelRuntimeDir> {
+  const dir = await mkdtemp(join(tmpdir(), RUNTIME_DIR_PREFIX));
+  const connectionFile = join(dir, 'connection.json');
+  // 'wx' refuses to follow anything planted at that path.
+  await writeFile(connectionFile, JSON.stringify(info, null, 2), { mode: 0o600, flag: 'wx' });
+  const workDir = join(dir, 'work');
+  await mkdir(workDir, { mode: 0o700 });
+  return { dir, connectionFile, workDir };
+}
+
+export async function removeRuntimeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}

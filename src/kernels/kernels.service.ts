@@ -1,0 +1,188 @@
+import { join } from 'node:path';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { ErrorCode, RungateError } from '../common/errors';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { KernelRegistry } from './kernel-registry';
+import {
+  discoverKernelSpecs,
+  kernelSearchDirs,
+  type KernelSpecInfo,
+  type KernelSpecProblem,
+} from './kernelspecs';
+import type { Kernel, PoolStats } from './kernels.types';
+import { LocalKernel } from './local-kernel';
+import { WarmPool } from './warm-pool';
+import type { WireStats } from './wire';
+
+/** Optional provider: the environment kernel variables are taken from (default `process.env`). */
+export const KERNEL_PARENT_ENV = Symbol('KERNEL_PARENT_ENV');
+
+/**
+ * Kernels for sessions: kernelspec discovery, a warm pool per kernelspec, and the
+ * guarantee that no kernel outlives the gateway (shutdown here, JPY_PARENT_PID in
+ * the kernel, and a sweep of recorded kernels at the next start-up).
+ *
+ * The pool of the default kernelspec is filled at start-up; the pool of any other
+ * kernelspec from its first use on.
+ */
+@Injectable()
+export class KernelsService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(KernelsService.name);
+  private readonly registry: KernelRegistry;
+  private specsByName: ReadonlyMap<string, KernelSpecInfo> = new Map();
+  private specProblems: readonly KernelSpecProblem[] = [];
+  private readonly pools = new Map<string, WarmPool<LocalKernel>>();
+  /** Every kernel started and not yet shut down or dead, pooled or handed out. */
+  private readonly live = new Set<LocalKernel>();
+  private readonly retiredStats: WireStats = {
+    badSignatures: 0,
+    missingDelimiter: 0,
+    malformed: 0,
+  };
+  private closing = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    /** The environment kernels' allow-listed variables come from; tests may provide their own. */
+    @Optional()
+    @Inject(KERNEL_PARENT_ENV)
+    private readonly parentEnv: Readonly<Record<string, string | undefined>> = process.env,
+  ) {
+    this.registry = new KernelRegistry(join(config.dataDir, 'kernels'));
+    this.refreshSpecs();
+  }
+
+  async onModuleInit(): Promise<void> {
+    const swept = await this.registry.sweep();
+    if (swept.killed.length > 0) {
+      this.logger.warn(
+        `killed ${swept.killed.length} kernel(s) left by a previous gateway: pids ${swept.killed.join(', ')}`,
+      );
+    }
+    const name = this.config.kernels.defaultKernel;
+    if (this.specsByName.has(name))
+      this.poolFor(this.specsByName.get(name) as KernelSpecInfo).fill();
+    else this.logger.warn(`default kernelspec "${name}" not found; nothing pre-started`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.pools.values()].map((pool) => pool.close()));
+    await Promise.allSettled([...this.live].map((kernel) => kernel.shutdown()));
+  }
+
+  /** Re-reads the kernelspec directories. */
+  refreshSpecs(): void {
+    const dirs = kernelSearchDirs(this.config.kernels.specDirs, this.parentEnv);
+    const { specs, problems } = discoverKernelSpecs(dirs);
+    for (const p of problems) this.logger.warn(`ignoring kernelspec ${p.path}: ${p.problem}`);
+    this.specsByName = specs;
+    this.specProblems = problems;
+  }
+
+  specs(): KernelSpecInfo[] {
+    return [...this.specsByName.values()];
+  }
+
+  /** Kernelspecs that were found but could not be used. */
+  problems(): readonly KernelSpecProblem[] {
+    return this.specProblems;
+  }
+
+  poolStats(): Record<string, PoolStats> {
+    return Object.fromEntries([...this.pools].map(([name, pool]) => [name, pool.stats()]));
+  }
+
+  /** Dropped-message counters (bad signatures ...) over every kernel this service started. */
+  wireStats(): WireStats {
+    const total = { ...this.retiredStats };
+    for (const kernel of this.live) addStats(total, kernel.wireStats());
+    return total;
+  }
+
+  /**
+   * A started, idle kernel of `kernelName` (default: the configured default kernel),
+   * from the warm pool when one is ready. The caller owns it and shuts it down.
+   */
+  async acquire(kernelName: string = this.config.kernels.defaultKernel): Promise<Kernel> {
+    if (this.closing)
+      throw new RungateError(ErrorCode.KernelUnavailable, 'the gateway is shutting down');
+    const spec = this.specsByName.get(kernelName.toLowerCase());
+    if (!spec) {
+      throw new RungateError(ErrorCode.NotFound, `no kernelspec named "${kernelName}"`, {
+        available: [...this.specsByName.keys()],
+      });
+    }
+    const pooled = this.poolFor(spec).take();
+    if (pooled) return pooled;
+    return this.startKernel(spec);
+  }
+
+  /** For tests: resolves when no pool has a start in flight. */
+  async poolsSettled(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.settled()));
+  }
+
+  private poolFor(spec: KernelSpecInfo): WarmPool<LocalKernel> {
+    let pool = this.pools.get(spec.name);
+    if (!pool) {
+      pool = new WarmPool<LocalKernel>({
+        size: this.config.kernels.poolSize,
+        start: () => this.startKernel(spec),
+        onStartFailed: (err) => {
+          if (!this.closing)
+            this.logger.error(
+              `could not pre-start a "${spec.name}" kernel: ${(err as Error).message}`,
+            );
+        },
+      });
+      this.pools.set(spec.name, pool);
+    }
+    return pool;
+  }
+
+  private async startKernel(spec: KernelSpecInfo): Promise<LocalKernel> {
+    let kernel: LocalKernel;
+    try {
+      kernel = await LocalKernel.start({
+        spec,
+        config: this.config.kernels,
+        registry: this.registry,
+        parentEnv: this.parentEnv,
+      });
+    } catch (err) {
+      if (err instanceof RungateError) throw err;
+      throw new RungateError(
+        ErrorCode.KernelUnavailable,
+        `kernel "${spec.name}" failed to start`,
+        {},
+        { cause: err },
+      );
+    }
+    this.live.add(kernel);
+    const forget = (): void => {
+      if (this.live.delete(kernel)) addStats(this.retiredStats, kernel.wireStats());
+    };
+    kernel.onEnded(forget);
+    if (this.closing) {
+      await kernel.shutdown();
+      throw new RungateError(ErrorCode.KernelUnavailable, 'the gateway is shutting down');
+    }
+    this.logger.log(`started "${spec.name}" kernel ${kernel.id} (pid ${kernel.pid})`);
+    return kernel;
+  }
+}
+
+function addStats(into: WireStats, from: WireStats): void {
+  into.badSignatures += from.badSignatures;
+  into.missingDelimiter += from.missingDelimiter;
+  into.malformed += from.malformed;
+}

@@ -1,0 +1,60 @@
+/**
+ * The kernels module's public contract: what the sessions module codes against.
+ */
+import type { IopubMessage } from './messages';
+
+export type { IopubMessage } from './messages';
+export type { KernelSpecInfo, InterruptMode } from './kernelspecs';
+
+/** Lifecycle of a kernel as others see it. */
+export type KernelStatus = 'starting' | 'idle' | 'busy' | 'dead';
+
+/** How one execute_request ended. Outputs arrive through {@link ExecuteOptions.onIopub}. */
+export type ExecuteResult =
+  | { status: 'ok'; executionCount: number | null }
+  | {
+      status: 'error';
+      executionCount: number | null;
+      ename: string;
+      evalue: string;
+      traceback: string[];
+    }
+  | { status: 'aborted' }
+  | { status: 'kernel_died'; reason: string };
+
+export interface ExecuteOptions {
+  /** Called for every iopub message of this request (stream, display_data, execute_result, error, clear_output, update_display_data, status ...), in order. */
+  onIopub?: (msg: IopubMessage) => void;
+  /** Message-level metadata for execute_request (e.g. { traceparent }). */
+  metadata?: Record<string, unknown>;
+  /** Silent prelude cells: no execute_input/execute_result broadcast, no history. Default false. */
+  silent?: boolean;
+  /** Default: true unless silent. */
+  storeHistory?: boolean;
+  /** Abort requests queued behind a failing one. Default true. */
+  stopOnError?: boolean;
+}
+
+/** A running kernel process and our connection to it. */
+export interface Kernel {
+  readonly id: string;
+  /** OS pid of the current kernel process (changes on restart). */
+  readonly pid: number;
+  readonly kernelName: string;
+  readonly startedAt: Date;
+  readonly status: KernelStatus;
+  execute(code: string, options?: ExecuteOptions): Promise<ExecuteResult>;
+  interrupt(): Promise<void>;
+  restart(): Promise<void>;
+  shutdown(): Promise<void>;
+  /** Called once when the kernel is found dead (process exit or heartbeat loss); returns an unsubscribe function. */
+  onDied(listener: (reason: string) => void): () => void;
+  /** The bounded stdout/stderr log of the kernel process. */
+  log(): string;
+}
+
+/** Warm-pool occupancy of one kernelspec. */
+export interface PoolStats {
+  readonly ready: number;
+  readonly starting: number;
+}

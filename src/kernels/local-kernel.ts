@@ -1,0 +1,620 @@
+/**
+ * A kernel run as a local child process: launch (with the readiness handshake),
+ * per-request routing of iopub output, heartbeat, interrupt, restart, shutdown.
+ *
+ * One LocalKernel may go through several incarnations (process + connection)
+ * when restarted; its id stays, its pid changes.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Logger } from '@nestjs/common';
+import { ErrorCode, RungateError } from '../common/errors';
+import type { KernelsConfig } from '../config/config.types';
+import {
+  newConnectionInfo,
+  removeRuntimeDir,
+  writeConnectionFile,
+  type ConnectionInfo,
+  type KernelRuntimeDir,
+} from './connection';
+import { kernelEnvironment } from './environment';
+import { KernelClient } from './kernel-client';
+import { describeExit, KernelProcess, type ProcessExit } from './kernel-process';
+import type { KernelRegistry } from './kernel-registry';
+import type { KernelSpecInfo } from './kernelspecs';
+import type { ExecuteOptions, ExecuteResult, Kernel, KernelStatus } from './kernels.types';
+import {
+  createMessage,
+  isExecuteReplyMsg,
+  isIopubMsg,
+  isIopubWelcomeMsg,
+  isKernelInfoReplyMsg,
+  isStatusMsg,
+  parentMsgId,
+  type ClientIdentity,
+  type ExecuteReplyContent,
+  type JsonObject,
+  type JupyterMessage,
+  type MessageType,
+} from './messages';
+import { readProcStat } from './process-info';
+import { RingLog } from './ring-log';
+import type { WireStats } from './wire';
+
+/** After execute_reply, how long to wait for the request's iopub `idle` (reset by each output). */
+const IDLE_AFTER_REPLY_GRACE_MS = 5000;
+/** How long a control request (message-mode interrupt) may go unanswered. */
+const CONTROL_REPLY_TIMEOUT_MS = 5000;
+/** Launch attempts when a port was taken between choosing it and the kernel binding it. */
+const LAUNCH_ATTEMPTS = 3;
+
+/** Everything a LocalKernel needs from outside. */
+export interface LocalKernelOptions {
+  readonly spec: KernelSpecInfo;
+  readonly config: KernelsConfig;
+  readonly registry: KernelRegistry;
+  /** The gateway's environment; only allow-listed variables are passed on. */
+  readonly parentEnv: Readonly<Record<string, string | undefined>>;
+}
+
+/** The lifecycle as a state; {@link Kernel.status} is derived from it. */
+type Phase = 'starting' | 'running' | 'restarting' | 'stopping' | 'dead';
+
+/** One process + connection. */
+interface Incarnation {
+  readonly process: KernelProcess;
+  readonly client: KernelClient;
+  readonly runtime: KernelRuntimeDir;
+  readonly info: ConnectionInfo;
+  /** An intentional stop is under way: its exit is not a death. */
+  stopping: boolean;
+  kernelInfoReplied: boolean;
+  /** A status (or iopub_welcome) arrived on iopub after we subscribed. */
+  iopubAlive: boolean;
+  /** Where this incarnation's output starts in the kernel's log. */
+  readonly logMark: number;
+  /** Set once the incarnation is being ended; ending it again joins this. */
+  retirement?: Promise<void>;
+}
+
+interface PendingExecution {
+  readonly msgId: string;
+  readonly onIopub: ExecuteOptions['onIopub'];
+  reply: ExecuteReplyContent | undefined;
+  idle: boolean;
+  graceTimer: NodeJS.Timeout | undefined;
+  readonly resolve: (result: ExecuteResult) => void;
+}
+
+/** Launch failed because a chosen port was taken meanwhile: retry with new ports. */
+class PortRaceError extends Error {}
+
+export class LocalKernel implements Kernel {
+  readonly id = randomUUID();
+  readonly kernelName: string;
+  readonly startedAt = new Date();
+
+  private phase: Phase = 'starting';
+  private current: Incarnation | undefined;
+  /** The incarnation being launched, whose messages are routed before it becomes current. */
+  private launching: Incarnation | undefined;
+  private deathReason: string | undefined;
+  private restarting: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
+  private disposal: Promise<void> = Promise.resolve();
+  private readonly pending = new Map<string, PendingExecution>();
+  /** Replies to control requests we wait for, by request msg_id. */
+  private readonly controlReplies = new Map<
+    string,
+    JupyterMessage<MessageType, JsonObject> | undefined
+  >();
+  private readonly diedListeners = new Set<(reason: string) => void>();
+  private readonly endedListeners = new Set<() => void>();
+  /** Fired on every message and process exit; waits re-check their condition on it. */
+  private readonly ticks = new EventEmitter();
+  private readonly ringLog: RingLog;
+  private readonly retiredStats: WireStats = {
+    badSignatures: 0,
+    missingDelimiter: 0,
+    malformed: 0,
+  };
+  private readonly identity: ClientIdentity = { session: randomUUID(), username: 'rungate' };
+  private readonly logger: Logger;
+
+  private constructor(private readonly options: LocalKernelOptions) {
+    this.kernelName = options.spec.name;
+    this.ringLog = new RingLog(options.config.logCapBytes);
+    this.logger = new Logger(`Kernel ${options.spec.name}/${this.id.slice(0, 8)}`);
+    this.ticks.setMaxListeners(0);
+  }
+
+  /** Launches a kernel and resolves once it answered kernel_info and iopub is live. */
+  static async start(options: LocalKernelOptions): Promise<LocalKernel> {
+    const kernel = new LocalKernel(options);
+    try {
+      kernel.current = await kernel.launch();
+    } catch (err) {
+      kernel.phase = 'dead';
+      kernel.deathReason = 'failed to start';
+      throw err;
+    }
+    kernel.phase = 'running';
+    kernel.startHeartbeat(kernel.current);
+    return kernel;
+  }
+
+  get pid(): number {
+    return this.current?.process.pid ?? 0;
+  }
+
+  get status(): KernelStatus {
+    switch (this.phase) {
+      case 'starting':
+      case 'restarting':
+        return 'starting';
+      case 'running':
+        return this.pending.size > 0 ? 'busy' : 'idle';
+      case 'stopping':
+      case 'dead':
+        return 'dead';
+    }
+  }
+
+  /** Dropped-message counters over all incarnations of this kernel. */
+  wireStats(): WireStats {
+    const live = this.current?.client.stats() ?? {
+      badSignatures: 0,
+      missingDelimiter: 0,
+      malformed: 0,
+    };
+    return {
+      badSignatures: this.retiredStats.badSignatures + live.badSignatures,
+      missingDelimiter: this.retiredStats.missingDelimiter + live.missingDelimiter,
+      malformed: this.retiredStats.malformed + live.malformed,
+    };
+  }
+
+  log(): string {
+    return this.ringLog.toString();
+  }
+
+  onDied(listener: (reason: string) => void): () => void {
+    this.diedListeners.add(listener);
+    return () => this.diedListeners.delete(listener);
+  }
+
+  /** Called once when the kernel ends for any reason: death or shutdown. */
+  onEnded(listener: () => void): () => void {
+    if (this.phase === 'dead') {
+      listener();
+      return () => undefined;
+    }
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    if (this.restarting) await this.restarting.catch(() => undefined);
+    const inc = this.current;
+    if (this.phase !== 'running' || inc === undefined) {
+      return { status: 'kernel_died', reason: this.deathReason ?? 'kernel is not running' };
+    }
+    const silent = options.silent ?? false;
+    const msg = createMessage(
+      'execute_request',
+      {
+        code,
+        silent,
+        store_history: options.storeHistory ?? !silent,
+        user_expressions: {},
+        // No stdin: a runbook cell waiting on input() would hang an unattended run.
+        allow_stdin: false,
+        stop_on_error: options.stopOnError ?? true,
+      },
+      this.identity,
+      { metadata: options.metadata ?? {} },
+    );
+    return new Promise<ExecuteResult>((resolve) => {
+      const pending: PendingExecution = {
+        msgId: msg.header.msg_id,
+        onIopub: options.onIopub,
+        reply: undefined,
+        idle: false,
+        graceTimer: undefined,
+        resolve,
+      };
+      this.pending.set(pending.msgId, pending);
+      inc.client.send(msg).catch((err: Error) => {
+        this.finish(pending, {
+          status: 'kernel_died',
+          reason: `could not send to the kernel: ${err.message}`,
+        });
+      });
+    });
+  }
+
+  async interrupt(): Promise<void> {
+    const inc = this.current;
+    if (this.phase !== 'running' || inc === undefined) return;
+    if (this.options.spec.interruptMode === 'signal') {
+      inc.process.signalGroup('SIGINT');
+      return;
+    }
+    const request = createMessage('interrupt_request', {}, this.identity);
+    this.controlReplies.set(request.header.msg_id, undefined);
+    try {
+      await inc.client.send(request);
+      const answered = await this.waitFor(
+        () =>
+          this.controlReplies.get(request.header.msg_id) !== undefined || this.phase !== 'running',
+        CONTROL_REPLY_TIMEOUT_MS,
+      );
+      if (!answered) {
+        throw new RungateError(
+          ErrorCode.KernelUnavailable,
+          'the kernel did not acknowledge the interrupt',
+        );
+      }
+    } finally {
+      this.controlReplies.delete(request.header.msg_id);
+    }
+  }
+
+  restart(): Promise<void> {
+    if (this.restarting) return this.restarting;
+    const old = this.current;
+    if (this.phase !== 'running' || old === undefined) {
+      return Promise.reject(
+        new RungateError(ErrorCode.KernelUnavailable, 'the kernel is not running'),
+      );
+    }
+    this.phase = 'restarting';
+    this.restarting = (async () => {
+      this.failPending('kernel restarted');
+      await this.retire(old, { graceful: true, restart: true });
+      try {
+        this.current = await this.launch();
+      } catch (err) {
+        this.current = undefined;
+        this.markDead(`restart failed: ${(err as Error).message}`);
+        throw err;
+      }
+      this.phase = 'running';
+      this.startHeartbeat(this.current);
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  shutdown(): Promise<void> {
+    this.stopped ??= (async () => {
+      if (this.restarting) await this.restarting.catch(() => undefined);
+      if (this.phase === 'dead') {
+        await this.disposal;
+        return;
+      }
+      this.phase = 'stopping';
+      this.failPending('kernel shut down');
+      const inc = this.current;
+      if (inc) await this.retire(inc, { graceful: true, restart: false });
+      this.deathReason = 'kernel shut down';
+      this.phase = 'dead';
+      this.tick();
+      this.notifyEnded();
+    })();
+    return this.stopped;
+  }
+
+  // -------------------------------------------------------------------------
+  // Launch
+
+  private async launch(): Promise<Incarnation> {
+    const deadline = Date.now() + this.options.config.startTimeoutMs;
+    for (let attempt = 1; ; attempt += 1) {
+      const inc = await this.spawnIncarnation();
+      this.launching = inc;
+      try {
+        await this.waitReady(inc, deadline);
+        return inc;
+      } catch (err) {
+        await this.retire(inc, { graceful: false, restart: false });
+        if (!(err instanceof PortRaceError) || attempt >= LAUNCH_ATTEMPTS) {
+          this.logger.warn(
+            `start failed: ${(err as Error).message}; log tail:\n${this.ringLog.toString().slice(-2000)}`,
+          );
+          throw new RungateError(
+            ErrorCode.KernelUnavailable,
+            `kernel "${this.kernelName}" failed to start: ${(err as Error).message}`,
+            { kernelName: this.kernelName },
+            { cause: err },
+          );
+        }
+        this.logger.warn(`port taken during launch, retrying (attempt ${attempt + 1})`);
+      } finally {
+        this.launching = undefined;
+      }
+    }
+  }
+
+  private async spawnIncarnation(): Promise<Incarnation> {
+    const { spec, config, registry, parentEnv } = this.options;
+    const info = await newConnectionInfo(spec.name);
+    const runtime = await writeConnectionFile(info);
+    const argv = spec.argv.map((arg) =>
+      arg
+        .replaceAll('{connection_file}', runtime.connectionFile)
+        .replaceAll('{resource_dir}', spec.resourceDir),
+    );
+    const logMark = this.ringLog.written;
+    const proc = KernelProcess.spawn(
+      argv,
+      kernelEnvironment(parentEnv, spec, config),
+      runtime.workDir,
+      this.ringLog,
+    );
+    const client = new KernelClient({
+      info,
+      session: this.identity.session,
+      onMessage: (msg) => this.route(inc, msg),
+      onDrop: (channel, err) => this.logger.warn(`dropped a message on ${channel}: ${err.message}`),
+      onError: (err) =>
+        this.logger.error(
+          `message handling failed: ${(err as Error).message}`,
+          (err as Error).stack,
+        ),
+    });
+    const inc: Incarnation = {
+      process: proc,
+      client,
+      runtime,
+      info,
+      stopping: false,
+      kernelInfoReplied: false,
+      iopubAlive: false,
+      logMark,
+    };
+    proc.onExit((exit) => this.onProcessExit(inc, exit));
+    const stat = proc.pid === 0 ? undefined : readProcStat(proc.pid);
+    const owner = readProcStat(process.pid);
+    if (stat && owner) {
+      try {
+        await registry.record({
+          kernelId: this.id,
+          kernelName: spec.name,
+          pid: proc.pid,
+          startTime: stat.startTime,
+          ownerPid: process.pid,
+          ownerStartTime: owner.startTime,
+          runtimeDir: runtime.dir,
+          recordedAt: new Date().toISOString(),
+        });
+      } catch (err) {
+        // An unrecorded kernel could outlive a crashed gateway: do not run it.
+        await this.retire(inc, { graceful: false, restart: false });
+        throw err;
+      }
+    }
+    return inc;
+  }
+
+  /**
+   * jupyter_client's handshake: send kernel_info_request until a reply arrives
+   * and iopub has proven live; a SUB socket drops what was published before its
+   * subscription reached the kernel, so a reply alone is not enough.
+   */
+  private async waitReady(inc: Incarnation, deadline: number): Promise<void> {
+    for (;;) {
+      if (inc.process.exit) throw this.launchFailure(inc);
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new Error(`no kernel_info reply within ${this.options.config.startTimeoutMs} ms`);
+      if (!inc.kernelInfoReplied || !inc.iopubAlive) {
+        inc.client
+          .send(createMessage('kernel_info_request', {}, this.identity))
+          .catch(() => undefined);
+      }
+      const ready = await this.waitFor(
+        () => (inc.kernelInfoReplied && inc.iopubAlive) || inc.process.exit !== undefined,
+        Math.min(1000, left),
+      );
+      if (ready && inc.process.exit === undefined) return;
+    }
+  }
+
+  private launchFailure(inc: Incarnation): Error {
+    const why = describeExit(inc.process.exit ?? { code: null, signal: null });
+    // ipykernel reports a lost port race as a ZMQError on bind.
+    if (/address already in use/i.test(this.ringLog.since(inc.logMark)))
+      return new PortRaceError(why);
+    return new Error(why);
+  }
+
+  private startHeartbeat(inc: Incarnation): void {
+    const interval = this.options.config.heartbeatIntervalMs;
+    inc.client.startHeartbeat({
+      intervalMs: interval,
+      // Two missed beats plus a margin for a loaded machine, never past the 5 s promise.
+      deadAfterMs: Math.min(Math.max(2 * interval + 1000, 3000), 4500),
+      onLost: (silentMs) => {
+        if (inc === this.current && !inc.stopping) this.markDead(`no heartbeat for ${silentMs} ms`);
+      },
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Incoming messages
+
+  private route(inc: Incarnation, msg: JupyterMessage<MessageType, JsonObject>): void {
+    if (inc !== this.current && inc !== this.launching) return;
+    const parent = parentMsgId(msg);
+    if (isIopubMsg(msg)) {
+      if (isStatusMsg(msg) || isIopubWelcomeMsg(msg)) inc.iopubAlive = true;
+      const pending = parent === undefined ? undefined : this.pending.get(parent);
+      if (pending) {
+        try {
+          pending.onIopub?.(msg);
+        } catch (err) {
+          // The subscriber's failure must not stall completion of the request.
+          this.logger.error(`onIopub listener failed: ${(err as Error).message}`);
+        }
+        if (isStatusMsg(msg) && msg.content.execution_state === 'idle') pending.idle = true;
+        this.progress(pending);
+      }
+    } else if (isExecuteReplyMsg(msg)) {
+      const pending = parent === undefined ? undefined : this.pending.get(parent);
+      if (pending) {
+        pending.reply = msg.content;
+        this.progress(pending);
+      }
+    } else if (isKernelInfoReplyMsg(msg)) {
+      inc.kernelInfoReplied = true;
+    } else if (
+      msg.channel === 'control' &&
+      parent !== undefined &&
+      this.controlReplies.has(parent)
+    ) {
+      this.controlReplies.set(parent, msg);
+    }
+    this.tick();
+  }
+
+  /** Completion = execute_reply AND iopub idle for the request; outputs may trail the reply. */
+  private progress(pending: PendingExecution): void {
+    const reply = pending.reply;
+    if (reply === undefined) return;
+    if (pending.idle) {
+      this.finish(pending, resultOf(reply));
+      return;
+    }
+    // Reply without idle yet: wait, but not forever if the idle status was lost.
+    if (pending.graceTimer) clearTimeout(pending.graceTimer);
+    pending.graceTimer = setTimeout(
+      () => this.finish(pending, resultOf(reply)),
+      IDLE_AFTER_REPLY_GRACE_MS,
+    );
+  }
+
+  private finish(pending: PendingExecution, result: ExecuteResult): void {
+    if (!this.pending.delete(pending.msgId)) return;
+    if (pending.graceTimer) clearTimeout(pending.graceTimer);
+    pending.resolve(result);
+  }
+
+  private failPending(reason: string): void {
+    for (const pending of [...this.pending.values()])
+      this.finish(pending, { status: 'kernel_died', reason });
+  }
+
+  // -------------------------------------------------------------------------
+  // Death and disposal
+
+  private onProcessExit(inc: Incarnation, exit: ProcessExit): void {
+    if (inc === this.current && !inc.stopping) this.markDead(describeExit(exit));
+    this.tick();
+  }
+
+  /** The kernel was found dead: settle everything now, clean up in the background. */
+  private markDead(reason: string): void {
+    if (this.phase === 'dead' || this.phase === 'stopping') return;
+    this.phase = 'dead';
+    this.deathReason = reason;
+    this.logger.warn(`kernel died: ${reason}`);
+    this.failPending(reason);
+    const inc = this.current;
+    if (inc) this.disposal = this.retire(inc, { graceful: false, restart: false });
+    this.tick();
+    for (const listener of [...this.diedListeners]) {
+      try {
+        listener(reason);
+      } catch (err) {
+        this.logger.error(`onDied listener failed: ${(err as Error).message}`);
+      }
+    }
+    this.diedListeners.clear();
+    this.notifyEnded();
+  }
+
+  private notifyEnded(): void {
+    for (const listener of [...this.endedListeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.logger.error(`onEnded listener failed: ${(err as Error).message}`);
+      }
+    }
+    this.endedListeners.clear();
+  }
+
+  /**
+   * Ends an incarnation: shutdown_request and a grace period when graceful, then
+   * SIGKILL to the process group (it may hold what the kernel spawned), sockets
+   * closed, registry record and connection file removed.
+   */
+  private retire(inc: Incarnation, how: { graceful: boolean; restart: boolean }): Promise<void> {
+    inc.retirement ??= this.doRetire(inc, how);
+    return inc.retirement;
+  }
+
+  private async doRetire(
+    inc: Incarnation,
+    how: { graceful: boolean; restart: boolean },
+  ): Promise<void> {
+    inc.stopping = true;
+    inc.client.stopHeartbeat();
+    if (how.graceful && inc.process.running) {
+      inc.client
+        .send(createMessage('shutdown_request', { restart: how.restart }, this.identity))
+        .catch(() => undefined);
+      await inc.process.waitForExit(this.options.config.shutdownGraceMs);
+    }
+    await inc.process.kill();
+    const stats = inc.client.stats();
+    this.retiredStats.badSignatures += stats.badSignatures;
+    this.retiredStats.missingDelimiter += stats.missingDelimiter;
+    this.retiredStats.malformed += stats.malformed;
+    inc.client.close();
+    await this.options.registry.remove(this.id).catch(() => undefined);
+    await removeRuntimeDir(inc.runtime.dir).catch(() => undefined);
+  }
+
+  // -------------------------------------------------------------------------
+
+  private tick(): void {
+    this.ticks.emit('tick');
+  }
+
+  /** Resolves true as soon as `condition` holds, false if it still does not after `ms`. */
+  private waitFor(condition: () => boolean, ms: number): Promise<boolean> {
+    if (condition()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        this.ticks.off('tick', check);
+        resolve(value);
+      };
+      const check = (): void => {
+        if (condition()) done(true);
+      };
+      const timer = setTimeout(() => done(condition()), ms);
+      this.ticks.on('tick', check);
+    });
+  }
+}
+
+function resultOf(reply: ExecuteReplyContent): ExecuteResult {
+  switch (reply.status) {
+    case 'ok':
+      return { status: 'ok', executionCount: reply.execution_count ?? null };
+    case 'error':
+      return {
+        status: 'error',
+        executionCount: reply.execution_count ?? null,
+        ename: reply.ename,
+        evalue: reply.evalue,
+        traceback: [...reply.traceback],
+      };
+    case 'aborted':
+      return { status: 'aborted' };
+  }
+}
