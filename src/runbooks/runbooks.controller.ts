@@ -1,21 +1,35 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { Principal } from '../auth';
+import { CurrentPrincipal } from '../auth';
+import { Authorize } from '../policy/authorize.decorator';
+import { PolicyService } from '../policy/policy.service';
+import { RunbookResourceResolver } from './runbook-resource.resolver';
 import { RunbooksService } from './runbooks.service';
 import type { InvalidRunbook, Runbook } from './runbooks.types';
 
 @ApiTags('runbooks')
 @Controller('runbooks')
 export class RunbooksController {
-  constructor(private readonly runbooks: RunbooksService) {}
+  constructor(
+    private readonly runbooks: RunbooksService,
+    private readonly policy: PolicyService,
+  ) {}
 
   @Get()
-  @ApiOperation({ summary: 'The catalog: valid runbooks, and invalid ones with their reason' })
-  list() {
-    return { runbooks: this.runbooks.list().map(summary) };
+  @Authorize('runbook:read')
+  @ApiOperation({ summary: 'The catalog you may read: valid runbooks, and invalid ones with their reason' })
+  list(@CurrentPrincipal() principal: Principal) {
+    const visible = this.policy.filter(principal, 'runbook:read', this.runbooks.list(), (r) => ({
+      runbook: r.id,
+      environment: r.valid ? r.environment : '(unknown)',
+    }));
+    return { runbooks: visible.map(summary) };
   }
 
   // Catalog ids contain slashes (`shop/stuck-jobs`): the route takes the rest of the path.
   @Get('*id')
+  @Authorize('runbook:read', RunbookResourceResolver)
   @ApiParam({ name: 'id', example: 'shop/stuck-jobs' })
   @ApiOperation({ summary: 'One runbook with its cells, classes, parameters and version' })
   get(@Param('id') id: string | string[]) {

@@ -1,0 +1,6 @@
+export { DemoTargetModule } from './demo-target.module';
+export {
+  DemoTargetService,
+  DEMO_TARGET_NAME,
+  type DemoTargetCredentials,
+} from './demo-target.service';

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { watch } from 'chokidar';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+
+/** A notebook file as found on disk: its content, or why it could not be read. */
+export type RunbookFile =
+  { id: string; path: string; content: string } | { id: string; path: string; error: string };
+
+/** Stops a watch started by {@link RunbookFiles.watch}. */
+export type StopWatching = () => Promise<void>;
+
+function skipDir(name: string): boolean {
+  // Jupyter's autosave copies and hidden folders are not runbooks.
+  return name.startsWith('.') || name === '__pycache__' || name === 'node_modules';
+}
+
+/** The file-system side of the catalog: listing notebooks and watching for changes. */
+@Injectable()
+export class RunbookFiles {
+  /** Every `*.ipynb` under `dir`, ids sorted; a missing dir is an empty catalog. */
+  async scan(dir: string, maxBytes: number): Promise<RunbookFile[]> {
+    const out: RunbookFile[] = [];
+    const walk = async (folder: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(folder, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const entry of entries) {
+        const full = join(folder, entry.name);
+        if (entry.isDirectory()) {
+          if (!skipDir(entry.name)) await walk(full);
+        } else if (entry.isFile() && entry.name.endsWith('.ipynb') && !entry.name.startsWith('.')) {
+          out.push(await this.read(dir, full, maxBytes));
+        }
+      }
+    };
+    await walk(dir);
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  private async read(dir: string, path: string, maxBytes: number): Promise<RunbookFile> {
+    const id = relative(dir, path).slice(0, -'.ipynb'.length).split(sep).join('/');
+    try {
+      const info = await stat(path);
+      if (info.size > maxBytes) {
+        return {
+          id,
+          path,
+          error: `file is ${info.size} bytes, over the limit of ${maxBytes} (RUNGATE_RUNBOOK_MAX_BYTES)`,
+        };
+      }
+      const bytes = await readFile(path);
+      if (bytes.length > maxBytes) {
+        return {
+          id,
+          path,
+          error: `file is ${bytes.length} bytes, over the limit of ${maxBytes} (RUNGATE_RUNBOOK_MAX_BYTES)`,
+        };
+      }
+      return { id, path, content: bytes.toString('utf8') };
+    } catch (err) {
+      // Deleted between listing and reading: the next scan will not list it.
+      return { id, path, error: `cannot read file: ${(err as Error).message}` };
+    }
+  }
+
+  /** Calls `onChange` after any file or folder under `dir` is added, changed or removed. */
+  async watch(
+    dir: string,
+    onChange: () => void,
+    onError: (err: unknown) => void,
+  ): Promise<StopWatching> {
+    const watcher = watch(dir, {
+      ignoreInitial: true,
+      ignored: (path: string) =>
+        relative(dir, path)
+          .split(sep)
+          .some((part) => part !== '' && skipDir(part)),
+    });
+    watcher.on('all', () => onChange());
+    watcher.on('error', onError);
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    return () => watcher.close();
+  }
+}

@@ -1,0 +1,177 @@
+import { Test } from '@nestjs/testing';
+import { mkdtemp, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode, RungateError } from '../../src/common/errors';
+import { ConfigModule } from '../../src/config/config.module';
+import { loadConfig } from '../../src/config/load-config';
+import { RunbooksModule } from '../../src/runbooks/runbooks.module';
+import { RunbooksService } from '../../src/runbooks/runbooks.service';
+
+const ROOT = resolve(__dirname, '..', '..');
+const RELOAD_DEADLINE_MS = 2_000;
+
+function notebookJson(title: string, code = 'print("hello")'): string {
+  return JSON.stringify(
+    {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {
+        rungate: {
+          title,
+          description: '',
+          owner: 'sre',
+          targets: ['demo-shop'],
+          environment: 'prod',
+        },
+      },
+      cells: [
+        { id: 'md', cell_type: 'markdown', metadata: {}, source: `# ${title}` },
+        {
+          id: 'look',
+          cell_type: 'code',
+          metadata: {},
+          source: code,
+          outputs: [],
+          execution_count: null,
+        },
+      ],
+    },
+    null,
+    1,
+  );
+}
+
+/** Resolves when the catalog reports `id` changed and `check` holds; fails after the deadline. */
+function waitForChange(
+  service: RunbooksService,
+  id: string,
+  check: () => boolean = () => true,
+): Promise<number> {
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`no change event for ${id} within ${RELOAD_DEADLINE_MS} ms`));
+    }, RELOAD_DEADLINE_MS);
+    const stop = service.onChange((changed) => {
+      if (changed !== id || !check()) return;
+      clearTimeout(timer);
+      stop();
+      resolvePromise(Date.now() - started);
+    });
+  });
+}
+
+describe(RunbooksService.name, () => {
+  let dir: string;
+  let service: RunbooksService;
+  let close: () => Promise<void>;
+  const reasonOf = (id: string): string => {
+    const entry = service.list().find((r) => r.id === id);
+    return entry && !entry.valid ? entry.reason : '';
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rungate-catalog-'));
+    await mkdir(join(dir, 'shop'));
+    await writeFile(join(dir, 'shop', 'first.ipynb'), notebookJson('First'));
+    await writeFile(join(dir, 'second.ipynb'), notebookJson('Second'));
+    const config = loadConfig(
+      { NODE_ENV: 'test', RUNGATE_RUNBOOKS_DIR: dir, RUNGATE_RUNBOOK_MAX_BYTES: '4096' },
+      ROOT,
+    );
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(config), RunbooksModule],
+    }).compile();
+    await moduleRef.init();
+    service = moduleRef.get(RunbooksService);
+    close = () => moduleRef.close();
+  });
+
+  afterAll(async () => {
+    await close?.();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('list', () => {
+    it('lists the notebooks under the folder by path id', () => {
+      expect(service.list().map((r) => [r.id, r.valid])).toEqual([
+        ['second', true],
+        ['shop/first', true],
+      ]);
+      expect(service.get('shop/first').title).toBe('First');
+    });
+  });
+
+  describe('reload', () => {
+    it('lists a malformed notebook as invalid within 2 s and keeps the others valid', async () => {
+      const changed = waitForChange(service, 'broken');
+      await writeFile(join(dir, 'broken.ipynb'), '{\n "nbformat": 4,\n "cells": [\n');
+      await changed;
+      const broken = service.list().find((r) => r.id === 'broken');
+      expect(broken).toMatchObject({
+        valid: false,
+        reason: expect.stringMatching(/^invalid JSON at line 4, column 1: /),
+      });
+      expect(
+        service
+          .list()
+          .filter((r) => r.valid)
+          .map((r) => r.id),
+      ).toEqual(['second', 'shop/first']);
+      expect(() => service.get('broken')).toThrow(
+        expect.objectContaining({ code: ErrorCode.RunbookInvalid }),
+      );
+    });
+
+    it('picks up an edited notebook as a new version and still serves the old one', async () => {
+      const before = service.get('second');
+      const changed = waitForChange(
+        service,
+        'second',
+        () => service.get('second').version !== before.version,
+      );
+      await writeFile(join(dir, 'second.ipynb'), notebookJson('Second', 'print("edited")'));
+      await changed;
+      const after = service.get('second');
+      expect(after.cells[1].source).toBe('print("edited")');
+      expect(service.getVersion('second', before.version)).toEqual(before);
+      expect(service.getVersion('second', after.version)).toBe(after);
+    });
+
+    it('lists a notebook with a nbformat problem with its precise reason', async () => {
+      const nb = JSON.parse(notebookJson('Dup')) as { cells: Array<{ id: string }> };
+      nb.cells[1].id = 'md';
+      const changed = waitForChange(service, 'dup', () => /duplicate/.test(reasonOf('dup')));
+      await writeFile(join(dir, 'dup.ipynb'), JSON.stringify(nb));
+      await changed;
+      expect(service.list().find((r) => r.id === 'dup')).toMatchObject({
+        valid: false,
+        reason: 'cells[1]: duplicate id "md" (also cells[0])',
+      });
+    });
+
+    it('refuses a file over the size limit', async () => {
+      const changed = waitForChange(service, 'huge', () => /over the limit/.test(reasonOf('huge')));
+      await writeFile(join(dir, 'huge.ipynb'), notebookJson('Huge', `x = "${'a'.repeat(5000)}"`));
+      await changed;
+      expect(service.list().find((r) => r.id === 'huge')).toMatchObject({
+        valid: false,
+        reason: expect.stringMatching(/over the limit of 4096/),
+      });
+    });
+
+    it('drops a removed notebook', async () => {
+      const changed = waitForChange(service, 'shop/first');
+      await unlink(join(dir, 'shop', 'first.ipynb'));
+      await changed;
+      expect(service.list().some((r) => r.id === 'shop/first')).toBe(false);
+      expect(() => service.get('shop/first')).toThrow(RungateError);
+      expect(() => service.get('shop/first')).toThrow(
+        expect.objectContaining({ code: ErrorCode.NotFound }),
+      );
+    });
+  });
+});
