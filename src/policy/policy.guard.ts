@@ -1,0 +1,72 @@
+import { type CanActivate, type ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { ModuleRef, Reflector } from '@nestjs/core';
+import { ErrorCode, RungateError } from '../common/errors';
+import {
+  AUTHORIZE_KEY,
+  type AuthorizeMetadata,
+  type PolicyRequest,
+  type ResourceResolver,
+} from './authorize.decorator';
+import { PolicyService } from './policy.service';
+import { IS_PUBLIC_KEY } from '../auth/public.decorator';
+
+/**
+ * Enforces {@link Authorize} on every route; registered as `APP_GUARD` after the
+ * auth guard. Fails closed: a route with neither `@Authorize` nor `@Public()` is
+ * refused, so forgetting the decorator cannot open a route.
+ */
+@Injectable()
+export class PolicyGuard implements CanActivate {
+  private readonly logger = new Logger(PolicyGuard.name);
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly moduleRef: ModuleRef,
+    private readonly policy: PolicyService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC_KEY, targets) === true)
+      return true;
+    const route = `${context.getClass().name}.${context.getHandler().name}`;
+    const meta = this.reflector.getAllAndOverride<AuthorizeMetadata | undefined>(
+      AUTHORIZE_KEY,
+      targets,
+    );
+    if (context.getType() !== 'http' || meta === undefined) {
+      this.logger.error(`refused ${route}: the route has neither @Authorize nor @Public`);
+      throw new RungateError(ErrorCode.Forbidden, 'this route has no authorization rule', {
+        action: null,
+        rule: null,
+      });
+    }
+    const request = context.switchToHttp().getRequest<PolicyRequest>();
+    const principal = request.principal;
+    if (principal === undefined) {
+      // The auth guard runs first; reaching here without a principal is a wiring fault.
+      throw new RungateError(ErrorCode.Unauthenticated, 'this route needs an authenticated caller');
+    }
+    const decision = meta.resolver
+      ? this.policy.authorize(
+          principal,
+          meta.action,
+          await this.resolver(meta.resolver).resolve(request),
+        )
+      : this.policy.authorizeAny(principal, meta.action);
+    request.policyDecision = decision;
+    if (!decision.allowed) {
+      throw new RungateError(ErrorCode.Forbidden, `not allowed: ${meta.action}`, {
+        action: meta.action,
+        rule: decision.rule,
+        reason: decision.reason,
+      });
+    }
+    return true;
+  }
+
+  private resolver(type: AuthorizeMetadata['resolver'] & object): ResourceResolver {
+    // strict: false finds the provider in whichever module declares it.
+    return this.moduleRef.get(type, { strict: false });
+  }
+}
