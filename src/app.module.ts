@@ -7,6 +7,9 @@ import type { AppConfig } from './config/config.types';
 import { DbModule } from './db/db.module';
 import { HealthModule } from './health/health.module';
 import { RunbooksModule } from './runbooks';
+import { PolicyGuard } from './policy/policy.guard';
+import { PolicyModule } from './policy/policy.module';
+import { RunbookResourceResolver } from './runbooks/runbook-resource.resolver';
 import { RunbooksController } from './runbooks/runbooks.controller';
 import { SessionsModule } from './sessions/sessions.module';
 
@@ -27,13 +30,19 @@ export class AppModule {
           },
         }),
         AuthModule,
+        PolicyModule,
         DbModule,
         RunbooksModule,
         SessionsModule,
         HealthModule,
       ],
       controllers: [RunbooksController],
-      providers: [{ provide: APP_GUARD, useExisting: AuthGuard }],
+      providers: [
+        RunbookResourceResolver,
+        // Order matters: identity first, then the policy decision that needs it.
+        { provide: APP_GUARD, useExisting: AuthGuard },
+        { provide: APP_GUARD, useExisting: PolicyGuard },
+      ],
     };
   }
 }

@@ -9,6 +9,7 @@ import {
 import { Public } from '../auth';
 import { Database } from '../db/database';
 import { KernelsService } from '../kernels/kernels.service';
+import { PolicyService } from '../policy/policy.service';
 import { RunbooksService } from '../runbooks';
 import { metricsRegistry } from '../telemetry/metrics';
 
@@ -21,6 +22,7 @@ export class HealthController {
     private readonly db: Database,
     private readonly kernels: KernelsService,
     private readonly runbooks: RunbooksService,
+    private readonly policy: PolicyService,
   ) {}
 
   @Get('healthz')
@@ -48,6 +50,14 @@ export class HealthController {
       () => this.check('runbooks', async () => {
         const all = this.runbooks.list();
         return { valid: all.filter((r) => r.valid).length, invalid: all.filter((r) => !r.valid).length };
+      }),
+      // A broken policy file does not take the gateway out of rotation: the last good
+      // policy stays in force (every replica reads the same files), and this says why.
+      () => this.check('policy', async () => {
+        const h = this.policy.health();
+        return h.ok
+          ? { loadedAt: h.loadedAt }
+          : { degraded: true, error: h.error, inForceSince: h.loadedAt };
       }),
     ]);
   }

@@ -18,6 +18,9 @@ import { Observable, interval, map, merge, share, takeUntil, last } from 'rxjs';
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { CurrentPrincipal } from '../auth';
+import { Authorize } from '../policy/authorize.decorator';
+import { PolicyService } from '../policy/policy.service';
+import { SessionResourceResolver, StartSessionResourceResolver } from './session-resource.resolver';
 import { ListSessionsQueryDto, WaitQueryDto } from './dto/query.dto';
 import { StartSessionDto } from './dto/start-session.dto';
 import { SessionsService } from './sessions.service';
@@ -29,17 +32,30 @@ const CELL_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 @ApiTags('sessions')
 @Controller('sessions')
 export class SessionsController {
-  constructor(private readonly sessions: SessionsService) {}
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly policy: PolicyService,
+  ) {}
 
   @Post()
+  @Authorize('session:start', StartSessionResourceResolver)
   @ApiOperation({ summary: 'Start a session on a runbook (pins its version, validates parameters)' })
   async start(@CurrentPrincipal() principal: Principal, @Body() body: StartSessionDto) {
     return sessionDetail(await this.sessions.start(principal, body));
   }
 
   @Get()
+  @Authorize('session:read')
   @ApiOperation({ summary: 'Your sessions, newest first' })
   async list(@CurrentPrincipal() principal: Principal, @Query() q: ListSessionsQueryDto) {
+    if (q.all) {
+      const d = this.policy.authorizeAny(principal, 'session:read-any');
+      if (!d.allowed) {
+        throw new RungateError(ErrorCode.Forbidden, 'listing everyone\'s sessions needs session:read-any', {
+          action: 'session:read-any',
+        });
+      }
+    }
     const rows = await this.sessions.list({
       ownerSub: q.all ? undefined : principal.sub,
       state: q.state,
@@ -49,18 +65,21 @@ export class SessionsController {
   }
 
   @Get(':id')
+  @Authorize('session:read', SessionResourceResolver)
   @ApiOperation({ summary: 'A session with its cells and executions' })
   async get(@Param('id', ParseUUIDPipe) id: string) {
     return sessionDetail(await this.sessions.get(id));
   }
 
   @Delete(':id')
+  @Authorize('cell:execute', SessionResourceResolver)
   @ApiOperation({ summary: 'End a session; its kernel is shut down' })
   async end(@Param('id', ParseUUIDPipe) id: string) {
     return sessionDetail(await this.sessions.end(id));
   }
 
   @Post(':id/cells/:cellId/execute')
+  @Authorize('cell:execute', SessionResourceResolver)
   @ApiOperation({
     summary: 'Run one cell',
     description:
@@ -82,6 +101,7 @@ export class SessionsController {
   }
 
   @Post(':id/run')
+  @Authorize('cell:execute', SessionResourceResolver)
   @ApiOperation({ summary: 'Run the read-only cells in order; stops before the first mutating one' })
   async run(
     @CurrentPrincipal() principal: Principal,
@@ -96,6 +116,7 @@ export class SessionsController {
   }
 
   @Post(':id/interrupt')
+  @Authorize('cell:execute', SessionResourceResolver)
   @HttpCode(200)
   @ApiOperation({ summary: 'Interrupt the running cell and drop the queued ones' })
   async interrupt(@Param('id', ParseUUIDPipe) id: string) {
@@ -103,6 +124,7 @@ export class SessionsController {
   }
 
   @Post(':id/kernel')
+  @Authorize('cell:execute', SessionResourceResolver)
   @HttpCode(200)
   @ApiOperation({ summary: 'Attach a new kernel (after the old one died); parameters run again' })
   async newKernel(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string) {
@@ -110,6 +132,7 @@ export class SessionsController {
   }
 
   @Get(':id/executions/:executionId')
+  @Authorize('session:read', SessionResourceResolver)
   @ApiOperation({ summary: 'One execution with its recorded outputs' })
   async execution(
     @Param('id', ParseUUIDPipe) id: string,
@@ -119,6 +142,7 @@ export class SessionsController {
   }
 
   @Sse(':id/stream')
+  @Authorize('session:read', SessionResourceResolver)
   @ApiProduces('text/event-stream')
   @ApiOperation({ summary: 'Server-Sent Events: outputs as they come and state changes' })
   async stream(@Param('id', ParseUUIDPipe) id: string): Promise<Observable<MessageEvent>> {

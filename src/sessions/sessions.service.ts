@@ -2,7 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
-  type OnApplicationShutdown,
+  type BeforeApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -47,7 +47,7 @@ const SWEEP_INTERVAL_MS = 1000;
  * and at their maximum lifetime.
  */
 @Injectable()
-export class SessionsService implements OnModuleInit, OnApplicationShutdown {
+export class SessionsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly log = new Logger(SessionsService.name);
   private readonly runtimes = new Map<string, SessionRuntime>();
   private readonly instanceId = randomUUID();
@@ -70,7 +70,8 @@ export class SessionsService implements OnModuleInit, OnApplicationShutdown {
     this.sweeper.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before kernels and the database go away: each open session ends and says why. */
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await Promise.allSettled(
       [...this.runtimes.values()].map((rt) => this.endRuntime(rt, 'the gateway shut down')),
@@ -335,7 +336,9 @@ export class SessionsService implements OnModuleInit, OnApplicationShutdown {
 
   /** The parameters cell runs the session's validated values, not the notebook's defaults. */
   private codeFor(rt: SessionRuntime, cell: RunbookCell): string {
-    return cell.class === 'parameters' ? renderParametersCell(rt.session.parameters) : cell.source;
+    return cell.class === 'parameters'
+      ? renderParametersCell(rt.session.parameters, rt.runbook.parameters ?? undefined)
+      : cell.source;
   }
 
   private async pump(rt: SessionRuntime): Promise<void> {

@@ -30,6 +30,7 @@ describe('foundation over HTTP', () => {
       env: {
         DATABASE_URL: await createDatabase(secretDbUrl(), 'e2e_foundation'),
         RUNGATE_RUNBOOKS_DIR: dir,
+        OIDC_CLIENT_ID: 'rungate',
         OIDC_CLIENT_SECRET: 'gateway-secret-that-must-not-leak',
       },
     });

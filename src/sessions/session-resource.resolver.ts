@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { ErrorCode, RungateError } from '../common/errors';
+import type { PolicyRequest, ResourceResolver } from '../policy/authorize.decorator';
+import type { PolicyResource } from '../policy/policy.types';
+import { RunbooksService } from '../runbooks';
+import { SessionsRepository } from './sessions.repository';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A session route is about the session's runbook, environment and owner. */
+@Injectable()
+export class SessionResourceResolver implements ResourceResolver {
+  constructor(private readonly repo: SessionsRepository) {}
+
+  async resolve(req: PolicyRequest): Promise<PolicyResource> {
+    const id = req.params?.id ?? '';
+    if (!UUID.test(id)) throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
+    const s = await this.repo.findSession(id);
+    if (!s) throw new RungateError(ErrorCode.NotFound, `no session ${id}`);
+    return { runbook: s.runbookId, environment: s.environment, owner: s.owner.sub };
+  }
+}
+
+/**
+ * Starting a session is about the requested runbook in its environment. An unknown
+ * runbook resolves to an environment no rule names, so it is refused unless the
+ * caller could start anything — and then the handler answers 404.
+ */
+@Injectable()
+export class StartSessionResourceResolver implements ResourceResolver {
+  constructor(private readonly runbooks: RunbooksService) {}
+
+  async resolve(req: PolicyRequest): Promise<PolicyResource> {
+    const body = (req.body ?? {}) as { runbook?: unknown };
+    const id = typeof body.runbook === 'string' ? body.runbook : '';
+    const found = this.runbooks.list().find((r) => r.id === id);
+    return { runbook: id, environment: found?.valid ? found.environment : '(unknown)' };
+  }
+}
