@@ -79,6 +79,7 @@ export class SessionsController {
   }
 
   @Post(':id/cells/:cellId/execute')
+  @HttpCode(200)
   @Authorize('cell:execute', SessionResourceResolver)
   @ApiOperation({
     summary: 'Run one cell',
@@ -101,6 +102,7 @@ export class SessionsController {
   }
 
   @Post(':id/run')
+  @HttpCode(200)
   @Authorize('cell:execute', SessionResourceResolver)
   @ApiOperation({ summary: 'Run the read-only cells in order; stops before the first mutating one' })
   async run(

@@ -40,6 +40,9 @@ export interface SessionView {
 
 /** How often idle and lifetime limits are checked. */
 const SWEEP_INTERVAL_MS = 1000;
+/** An interrupt is repeated this often, for at most this long, until the cell stops. */
+const INTERRUPT_REPEAT_MS = 250;
+const INTERRUPT_RETRY_MS = 5000;
 
 /**
  * Orchestrates sessions: binds a kernel, runs cells one at a time in request
@@ -85,8 +88,9 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     const parameters = runbook.parameters
       ? validateParameters(runbook, input.parameters ?? {})
       : rejectParameters(input.parameters);
-    const credentials = await this.targets.issueSessionCredentials(runbook.targets);
     const id = randomUUID();
+    const expiresAt = new Date(Date.now() + this.config.sessions.maxLifetimeMs);
+    const credentials = await this.targets.issueSessionCredentials(runbook.targets, { id, expiresAt });
     try {
       await this.repo.insertSession({
         id,
@@ -100,7 +104,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         incident: input.incident ?? null,
         owner: { sub: principal.sub, name: principal.name },
         instanceId: this.instanceId,
-        expiresAt: new Date(Date.now() + this.config.sessions.maxLifetimeMs),
+        expiresAt,
       });
     } catch (err) {
       await credentials.release();
@@ -197,11 +201,26 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     const rt = this.openRuntime(sessionId, await this.mustFind(sessionId));
     const cancelled = await this.cancelQueue(rt);
     const running = rt.running;
-    if (running && rt.kernel) {
-      rt.stopReason = 'interrupted';
-      await rt.kernel.interrupt();
-    }
+    if (running) await this.stopRunning(rt, running);
     return { interrupted: running?.record.id ?? null, cancelled };
+  }
+
+  /**
+   * Interrupts until the running execution ends. A kernel ignores SIGINT between
+   * receiving a request and starting its code, so one signal can be lost; we
+   * repeat it for a short while rather than leave the cell running.
+   */
+  private async stopRunning(rt: SessionRuntime, running: PendingExecution): Promise<void> {
+    const kernel = rt.kernel;
+    if (!kernel) return;
+    rt.stopReason = 'interrupted';
+    const deadline = Date.now() + INTERRUPT_RETRY_MS;
+    let ended = false;
+    void running.done.then(() => (ended = true));
+    while (!ended && rt.running === running && Date.now() < deadline) {
+      await kernel.interrupt();
+      await Promise.race([running.done, new Promise((r) => setTimeout(r, INTERRUPT_REPEAT_MS))]);
+    }
   }
 
   async execution(sessionId: string, executionId: string): Promise<ExecutionRecord> {
@@ -355,8 +374,8 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       await this.repo.markRunning(next.record.id);
       rt.emit({ type: 'execution.started', session: rt.id, execution: next.record.id, cell: next.record.cellId });
       const timeout = setTimeout(() => {
-        rt.stopReason = 'interrupted';
-        void kernel.interrupt().catch(() => undefined);
+        this.log.warn({ session: rt.id, execution: next.record.id }, 'cell timed out; interrupting it');
+        void this.stopRunning(rt, next).catch(() => undefined);
       }, next.timeoutMs);
       let result: ExecuteResult;
       try {
