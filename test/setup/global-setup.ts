@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { startKafka } from '../support/kafka';
 import { startPostgres } from '../support/postgres';
 import '../support/provided-context';
 
@@ -16,9 +17,17 @@ const SERVERLESS_PROJECTS = new Set(['unit']);
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: Array<() => Promise<void>> = [];
   if (!SERVERLESS_PROJECTS.has(project.name)) {
-    const postgres = await sharedServer('postgres', startPostgres);
-    stops.push(postgres.release);
+    // Both start at once: the broker's JVM and PostgreSQL's initdb overlap.
+    const [postgres, kafka] = await Promise.all([
+      sharedServer('postgres', startPostgres),
+      sharedServer('kafka', async () => {
+        const broker = await startKafka();
+        return { url: broker.brokers, stop: () => broker.stop() };
+      }),
+    ]);
+    stops.push(postgres.release, kafka.release);
     project.provide('postgresUrl', postgres.url);
+    project.provide('kafkaBrokers', kafka.url);
   }
   return async () => {
     for (const stop of stops.reverse()) await stop();

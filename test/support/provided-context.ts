@@ -7,6 +7,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Superuser URL of the PostgreSQL server started for this run; use createDatabase() per test file. */
     postgresUrl: string;
+    /** `host:port` of the Kafka broker started for this run; use a unique topic per test. */
+    kafkaBrokers: string;
   }
 }
 
