@@ -13,8 +13,11 @@ export interface AppConfig {
   readonly kernels: KernelsConfig;
   readonly sessions: SessionsConfig;
   readonly demoTarget: DemoTargetConfig;
+  readonly targets: TargetsConfig;
   readonly auth: AuthConfig;
   readonly policy: PolicyConfig;
+  readonly audit: AuditConfig;
+  readonly approvals: ApprovalsConfig;
 }
 
 export interface HttpConfig {
@@ -79,6 +82,16 @@ export interface DemoTargetConfig {
   readonly port: number;
 }
 
+/** Production targets (see src/targets and targets.example.yaml). */
+export interface TargetsConfig {
+  /** YAML file declaring the targets; undefined when none is configured (only the demo target, if enabled). */
+  readonly file: string | undefined;
+  /** Prefix of the login roles minted on postgres targets; roles with it are the gateway's to drop. */
+  readonly rolePrefix: string;
+  /** How long to wait for a target's administrative connection before answering 503. */
+  readonly connectTimeoutMs: number;
+}
+
 export interface AuthConfig {
   /** OIDC issuer URL; undefined means the development issuer (refused in production). */
   readonly issuer: string | undefined;
@@ -98,4 +111,73 @@ export interface PolicyConfig {
   readonly dir: string;
   /** Reload the policy when its files change. */
   readonly watch: boolean;
+}
+
+/** The audit trail: outbox relay to Kafka (or a JSON-lines file), retention, readiness (see src/audit). */
+export interface AuditConfig {
+  /** Kafka connection; undefined (no KAFKA_BROKERS) means the file sink. */
+  readonly kafka: AuditKafkaConfig | undefined;
+  /** Topic the events go to. */
+  readonly topic: string;
+  /** Create the topic at start-up when it is missing. */
+  readonly createTopic: boolean;
+  /** Partitions and replication factor of a topic the gateway creates. */
+  readonly topicPartitions: number;
+  readonly topicReplicationFactor: number;
+  /** JSON-lines file the events go to when no brokers are configured. */
+  readonly file: string;
+  /** How long published rows stay in the outbox table (and the audit API); 0 keeps them forever. */
+  readonly retentionMs: number;
+  /** Unpublished events past which /readyz reports the audit trail degraded. */
+  readonly backlogReadyThreshold: number;
+  /** Age of the oldest unpublished event past which /readyz reports the audit trail degraded. */
+  readonly backlogReadyMaxAgeMs: number;
+  /** Put the (redacted, capped) outputs themselves into `cell.execution.completed`, not only their digest. */
+  readonly recordOutputs: boolean;
+  /** How often the relay looks for work when nothing woke it. */
+  readonly relayPollIntervalMs: number;
+  /** Events per relay batch. */
+  readonly relayBatchSize: number;
+  /** CloudEvents `ce_source`; default `urn:rungate:<hostname>`. */
+  readonly source: string;
+}
+
+/** How the relay reaches Kafka. */
+export interface AuditKafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl: boolean;
+  readonly sasl:
+    | {
+        readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+        readonly username: string;
+        readonly password: string;
+      }
+    | undefined;
+}
+
+/** Approvals of mutating cells: expiry, sweeping and the notification webhook (see src/approvals). */
+export interface ApprovalsConfig {
+  /** How long a request waits for its quorum before it expires. */
+  readonly pendingTtlMs: number;
+  /** How long a granted approval stays usable. */
+  readonly useWindowMs: number;
+  /** How often expired requests and unused approvals are marked expired. */
+  readonly sweepIntervalMs: number;
+  /** Notifications on request, grant, denial, expiry and break-glass; undefined: none. */
+  readonly webhook: ApprovalWebhookConfig | undefined;
+}
+
+/** Where approval notifications go and how they are signed and retried. */
+export interface ApprovalWebhookConfig {
+  readonly url: string;
+  /** The HMAC-SHA256 key: given inline, or a file read at every delivery (so rotation needs no restart). */
+  readonly secret: { readonly value: string } | { readonly file: string };
+  /** Attempts per notification, the first included. */
+  readonly maxAttempts: number;
+  /** Delay before the first retry; doubles per attempt, with jitter, up to maxBackoffMs. */
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+  /** Per-attempt timeout. */
+  readonly timeoutMs: number;
 }

@@ -1,7 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { AppConfig } from './config.types';
+import type {
+  AppConfig,
+  ApprovalsConfig,
+  AuditConfig,
+  AuditKafkaConfig,
+} from './config.types';
 
 /** Thrown with every problem found, so an operator fixes them all in one go. */
 export class ConfigError extends Error {
@@ -69,6 +75,11 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       host: r.string('RUNGATE_DEMO_TARGET_HOST', '127.0.0.1'),
       port: r.int('RUNGATE_DEMO_TARGET_PORT', 8090, 0, 65535),
     },
+    targets: {
+      file: targetsFile(r.optionalString('RUNGATE_TARGETS_FILE'), rootDir, problems),
+      rolePrefix: r.string('RUNGATE_TARGET_ROLE_PREFIX', 'rg_'),
+      connectTimeoutMs: r.seconds('RUNGATE_TARGET_CONNECT_TIMEOUT', 5),
+    },
     auth: {
       issuer: r.optionalString('OIDC_ISSUER'),
       audience: r.string('OIDC_AUDIENCE', 'urn:rungate'),
@@ -82,17 +93,132 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       dir: r.path('RUNGATE_POLICY_DIR', rootDir, 'policies'),
       watch: r.bool('RUNGATE_POLICY_WATCH', true),
     },
+    audit: auditConfig(r, dataDir, rootDir, problems),
+    approvals: approvalsConfig(r, rootDir, problems),
   };
   if (config.kernels.heartbeatIntervalMs > 2000) {
     problems.push('RUNGATE_KERNEL_HEARTBEAT_INTERVAL must be at most 2 s so a dead kernel is seen within 5 s');
+  }
+  if (!/^[a-z][a-z0-9_]{0,19}$/.test(config.targets.rolePrefix)) {
+    problems.push(
+      `RUNGATE_TARGET_ROLE_PREFIX must be 1 to 20 lowercase letters, digits or _ starting with a letter (got "${config.targets.rolePrefix}")`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }
 
+/** The `audit` section: Kafka when KAFKA_BROKERS is set, else the JSON-lines file sink. */
+function auditConfig(r: Reader, dataDir: string, rootDir: string, problems: string[]): AuditConfig {
+  const brokers = (r.optionalString('KAFKA_BROKERS') ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+  for (const b of brokers) {
+    if (!/^[^\s:]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: "${b}" is not host:port`);
+  }
+  const mechanism = r.optionalString('KAFKA_SASL_MECHANISM')?.toLowerCase();
+  let sasl: AuditKafkaConfig['sasl'];
+  if (mechanism !== undefined) {
+    const username = r.optionalString('KAFKA_SASL_USERNAME');
+    const password = r.optionalString('KAFKA_SASL_PASSWORD');
+    if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
+      problems.push(`KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512 (got "${mechanism}")`);
+    } else if (username === undefined || password === undefined) {
+      problems.push('KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+    } else {
+      sasl = { mechanism, username, password };
+    }
+  }
+  const topic = r.string('RUNGATE_AUDIT_TOPIC', 'rungate.audit');
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) {
+    problems.push(`RUNGATE_AUDIT_TOPIC must be 1 to 249 letters, digits, ".", "_" or "-" (got "${topic}")`);
+  }
+  return {
+    kafka:
+      brokers.length === 0
+        ? undefined
+        : {
+            brokers,
+            clientId: r.string('KAFKA_CLIENT_ID', 'rungate'),
+            ssl: r.bool('KAFKA_SSL', false),
+            sasl,
+          },
+    topic,
+    createTopic: r.bool('RUNGATE_AUDIT_CREATE_TOPIC', true),
+    topicPartitions: r.int('RUNGATE_AUDIT_TOPIC_PARTITIONS', 6, 1, 1000),
+    topicReplicationFactor: r.int('RUNGATE_AUDIT_TOPIC_REPLICATION', 1, 1, 10),
+    file: r.path('RUNGATE_AUDIT_FILE', rootDir, resolve(dataDir, 'audit.jsonl')),
+    retentionMs: r.int('RUNGATE_AUDIT_RETENTION', 7 * 24 * 3600, 0, 10 * 365 * 24 * 3600) * 1000,
+    backlogReadyThreshold: r.int('RUNGATE_AUDIT_BACKLOG_READY_THRESHOLD', 10_000, 1, 100_000_000),
+    backlogReadyMaxAgeMs: r.seconds('RUNGATE_AUDIT_BACKLOG_READY_MAX_AGE', 300),
+    recordOutputs: r.bool('RUNGATE_AUDIT_RECORD_OUTPUTS', false),
+    relayPollIntervalMs: r.seconds('RUNGATE_AUDIT_RELAY_POLL_INTERVAL', 1),
+    relayBatchSize: r.int('RUNGATE_AUDIT_RELAY_BATCH', 500, 1, 10_000),
+    source: r.string('RUNGATE_AUDIT_SOURCE', `urn:rungate:${hostname()}`),
+  };
+}
+
+/**
+ * The `approvals` section. A webhook URL needs a secret (inline, or `_FILE`): an
+ * unsigned notification could be forged by anyone who can reach the receiver.
+ */
+function approvalsConfig(r: Reader, rootDir: string, problems: string[]): ApprovalsConfig {
+  const url = r.optionalString('RUNGATE_APPROVAL_WEBHOOK_URL');
+  const inline = r.optionalString('RUNGATE_APPROVAL_WEBHOOK_SECRET');
+  const file = r.optionalString('RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE');
+  let webhook: ApprovalsConfig['webhook'];
+  if (url !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      problems.push('RUNGATE_APPROVAL_WEBHOOK_URL is not a valid URL');
+    }
+    if (parsed !== undefined && parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+      problems.push('RUNGATE_APPROVAL_WEBHOOK_URL must be an http or https URL');
+    }
+    if (inline !== undefined && file !== undefined) {
+      problems.push('set RUNGATE_APPROVAL_WEBHOOK_SECRET or RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE, not both');
+    } else if (inline === undefined && file === undefined) {
+      problems.push('RUNGATE_APPROVAL_WEBHOOK_URL needs RUNGATE_APPROVAL_WEBHOOK_SECRET or RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE');
+    } else if (file !== undefined && !existsSync(resolve(rootDir, file))) {
+      problems.push(`RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE: no file at ${resolve(rootDir, file)}`);
+    }
+    webhook = {
+      url,
+      secret: file !== undefined ? { file: resolve(rootDir, file) } : { value: inline ?? '' },
+      maxAttempts: r.int('RUNGATE_APPROVAL_WEBHOOK_ATTEMPTS', 6, 1, 20),
+      initialBackoffMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_BACKOFF', 1),
+      maxBackoffMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_MAX_BACKOFF', 60),
+      timeoutMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_TIMEOUT', 5),
+    };
+  }
+  return {
+    pendingTtlMs: r.seconds('RUNGATE_APPROVAL_PENDING_TTL', 3600),
+    useWindowMs: r.seconds('RUNGATE_APPROVAL_USE_WINDOW', 900),
+    sweepIntervalMs: r.seconds('RUNGATE_APPROVAL_SWEEP_INTERVAL', 15),
+    webhook,
+  };
+}
+
 export function defaultRootDir(): string {
   // dist/config/ or src/config/ → repository root
   return resolve(__dirname, '..', '..');
+}
+
+/**
+ * The targets file: a named one must exist; the default (targets.yaml in the root) is
+ * optional, and without it only the demo target is configured.
+ */
+function targetsFile(named: string | undefined, rootDir: string, problems: string[]): string | undefined {
+  if (named === undefined) {
+    const fallback = resolve(rootDir, 'targets.yaml');
+    return existsSync(fallback) ? fallback : undefined;
+  }
+  const path = resolve(rootDir, named);
+  if (!existsSync(path)) problems.push(`RUNGATE_TARGETS_FILE: no file at ${path}`);
+  return path;
 }
 
 function readConfigFile(file: string | undefined, rootDir: string, problems: string[]): Env {

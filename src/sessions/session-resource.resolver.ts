@@ -3,21 +3,19 @@ import { ErrorCode, RungateError } from '../common/errors';
 import type { PolicyRequest, ResourceResolver } from '../policy/authorize.decorator';
 import type { PolicyResource } from '../policy/policy.types';
 import { RunbooksService } from '../runbooks';
-import { SessionsRepository } from './sessions.repository';
+import { SessionsService } from './sessions.service';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A session route is about the session's runbook, environment and owner. */
 @Injectable()
 export class SessionResourceResolver implements ResourceResolver {
-  constructor(private readonly repo: SessionsRepository) {}
+  constructor(private readonly sessions: SessionsService) {}
 
   async resolve(req: PolicyRequest): Promise<PolicyResource> {
     const id = req.params?.id ?? '';
     if (!UUID.test(id)) throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
-    const s = await this.repo.findSession(id);
-    if (!s) throw new RungateError(ErrorCode.NotFound, `no session ${id}`);
-    return { runbook: s.runbookId, environment: s.environment, owner: s.owner.sub };
+    return this.sessions.resourceOf(id);
   }
 }
 

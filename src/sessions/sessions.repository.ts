@@ -137,6 +137,15 @@ export class SessionsRepository {
     return r.rows[0]?.content;
   }
 
+  async isOpen(id: string): Promise<boolean> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
+    const r = await this.db.query<{ open: boolean }>(
+      `SELECT state NOT IN ('ended', 'lost') AS open FROM sessions WHERE id = $1`,
+      [id],
+    );
+    return r.rows[0]?.open ?? false;
+  }
+
   async findSession(id: string): Promise<SessionRecord | undefined> {
     const r = await this.db.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
     return r.rows[0] ? toSession(r.rows[0]) : undefined;
@@ -188,10 +197,6 @@ export class SessionsRepository {
     );
   }
 
-  async touch(id: string, q: Queryable = this.db): Promise<void> {
-    await q.query('UPDATE sessions SET last_activity_at = now() WHERE id = $1', [id]);
-  }
-
   /** Sessions a previous gateway process left open: their kernels died with it. */
   async markOpenSessionsLost(reason: string): Promise<string[]> {
     return this.db.transaction(async (tx) => {
@@ -240,11 +245,18 @@ export class SessionsRepository {
     );
   }
 
-  async finishExecution(id: string, o: ExecutionOutcome): Promise<void> {
-    await this.db.query(
-      `UPDATE executions SET state = $2, execution_count = $3, error = $4, outputs = $5,
-         output_bytes = $6, truncated = $7, finished_at = now()
-       WHERE id = $1 AND state IN ('queued', 'running')`,
+  /** Records how an execution ended and the session's activity; answers the final row. */
+  async finishExecution(id: string, o: ExecutionOutcome): Promise<ExecutionRecord | undefined> {
+    const r = await this.db.query<ExecutionRow>(
+      `WITH done AS (
+         UPDATE executions SET state = $2, execution_count = $3, error = $4, outputs = $5,
+           output_bytes = $6, truncated = $7, finished_at = now()
+         WHERE id = $1 AND state IN ('queued', 'running')
+         RETURNING *
+       ), touched AS (
+         UPDATE sessions SET last_activity_at = now() WHERE id = (SELECT session_id FROM done)
+       )
+       SELECT * FROM done`,
       [
         id,
         o.state,
@@ -255,6 +267,7 @@ export class SessionsRepository {
         o.truncated,
       ],
     );
+    return r.rows[0] ? toExecution(r.rows[0]) : undefined;
   }
 
   async cancelQueued(sessionId: string, ids?: string[]): Promise<void> {

@@ -69,6 +69,11 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       'the gateway restarted and the session kernel is gone',
     );
     if (lost.length > 0) this.log.warn({ sessions: lost }, `marked ${lost.length} session(s) lost`);
+    // Credentials minted for sessions that are over (a crash left them) are revoked now.
+    const swept = await this.targets.sweepOrphans(async (id) => this.repo.isOpen(id));
+    if (swept.dropped.length > 0 || swept.failed.length > 0) {
+      this.log.warn(swept, 'swept credentials left by sessions that are over');
+    }
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
@@ -143,7 +148,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
 
   /** Attaches a fresh kernel to a session whose kernel died (or replaces a live one). */
   async replaceKernel(principal: Principal, id: string): Promise<SessionView> {
-    const rt = this.openRuntime(id, await this.mustFind(id));
+    const rt = await this.liveRuntime(id);
     if (rt.running || rt.queue.length > 0) {
       throw new RungateError(ErrorCode.Busy, 'the session is running a cell; interrupt it first');
     }
@@ -162,7 +167,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     cellId: string,
     wait: boolean,
   ): Promise<ExecutionRecord> {
-    const rt = this.openRuntime(sessionId, await this.mustFind(sessionId));
+    const rt = await this.liveRuntime(sessionId);
     const cell = rt.runbook.cells.find((c) => c.id === cellId);
     if (!cell) {
       throw new RungateError(ErrorCode.NotFound, `runbook ${rt.runbook.id} has no cell "${cellId}"`);
@@ -178,7 +183,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     sessionId: string,
     wait: boolean,
   ): Promise<{ executions: ExecutionRecord[]; stoppedBefore: string | null }> {
-    const rt = this.openRuntime(sessionId, await this.mustFind(sessionId));
+    const rt = await this.liveRuntime(sessionId);
     const cells: RunbookCell[] = [];
     let stoppedBefore: string | null = null;
     for (const cell of rt.runbook.cells) {
@@ -198,7 +203,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
 
   /** Stops the running cell and drops the queued ones. */
   async interrupt(sessionId: string): Promise<{ interrupted: string | null; cancelled: string[] }> {
-    const rt = this.openRuntime(sessionId, await this.mustFind(sessionId));
+    const rt = await this.liveRuntime(sessionId);
     const cancelled = await this.cancelQueue(rt);
     const running = rt.running;
     if (running) await this.stopRunning(rt, running);
@@ -283,6 +288,19 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         },
       );
     }
+  }
+
+  /** The runtime of an open session; memory first, so the hot path reads no row. */
+  private async liveRuntime(id: string): Promise<SessionRuntime> {
+    const rt = this.runtimes.get(id);
+    if (rt && !rt.ending) return rt;
+    return this.openRuntime(id, await this.mustFind(id));
+  }
+
+  /** Runbook, environment and owner of a session, for policy decisions. */
+  async resourceOf(id: string): Promise<{ runbook: string; environment: string; owner: string }> {
+    const s = this.runtimes.get(id)?.session ?? (await this.mustFind(id));
+    return { runbook: s.runbookId, environment: s.environment, owner: s.owner.sub };
   }
 
   private openRuntime(id: string, session: SessionRecord): SessionRuntime {
@@ -439,9 +457,9 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   private async finish(rt: SessionRuntime, p: PendingExecution, outcome: ExecutionOutcome): Promise<void> {
+    let finished: ExecutionRecord | undefined;
     try {
-      await this.repo.finishExecution(p.record.id, outcome);
-      await this.repo.touch(rt.id);
+      finished = await this.repo.finishExecution(p.record.id, outcome);
     } catch (err) {
       this.log.error({ err, session: rt.id, execution: p.record.id }, 'could not record the end of an execution');
     }
@@ -460,7 +478,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       await this.cancelQueue(rt, (q) => q.batch === p.batch);
     }
     if (rt.session.state === 'busy' && !rt.ending) await this.moveSession(rt, 'idle');
-    p.resolve((await this.repo.findExecution(p.record.id)) ?? p.record);
+    p.resolve(finished ?? p.record);
     void this.pump(rt);
   }
 
@@ -525,12 +543,18 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     to: SessionState,
     extra: { kernel?: SessionRecord['kernel']; reason?: string } = {},
   ): Promise<void> {
-    assertSessionMove(rt.session.state, to);
+    const from = rt.session.state;
+    assertSessionMove(from, to);
     const over = isSessionOver(to);
-    await this.repo.setSessionState(rt.id, to, {
-      kernel: extra.kernel,
-      endReason: over ? extra.reason : undefined,
-    });
+    // A cell starting and ending is recorded by its execution row; the session row
+    // keeps the states that outlive a request (starting, idle, kernel_dead, ended).
+    const transient = to === 'busy' || (from === 'busy' && to === 'idle');
+    if (!transient) {
+      await this.repo.setSessionState(rt.id, to, {
+        kernel: extra.kernel,
+        endReason: over ? extra.reason : undefined,
+      });
+    }
     rt.session = { ...rt.session, state: to, ...(extra.kernel ? { kernel: extra.kernel } : {}) };
     rt.emit({ type: 'session.state', session: rt.id, state: to, ...(extra.reason ? { reason: extra.reason } : {}) });
   }
@@ -578,8 +602,9 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   private async view(id: string): Promise<SessionView> {
-    const session = await this.mustFind(id);
+    const stored = await this.mustFind(id);
     const rt = this.runtimes.get(id);
+    const session = rt ? { ...stored, state: rt.session.state } : stored;
     const runbook = rt?.runbook ?? (await this.pinnedRunbook(session.runbookId, session.runbookVersion));
     if (!runbook) {
       throw new RungateError(ErrorCode.Unavailable, `the runbook snapshot of session ${id} is unreadable`);
