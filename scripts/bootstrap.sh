@@ -11,7 +11,9 @@ say() { printf '[bootstrap] %s\n' "$*" >&2; }
 # 1. npm dependencies (npm runs this script before node_modules may exist).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: with lock files written without resolved URLs (this workplace's npm
+  # default), npm ci rejects the optional per-platform packages it left out itself.
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 
 # 2. The kernels' Python virtual environment, rebuilt when requirements change.
