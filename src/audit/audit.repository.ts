@@ -1,0 +1,346 @@
+import type { Queryable } from '../db/database';
+import { GENESIS_HASH } from './audit.types';
+import type { ChainHead, ChainStart, StoredChainRow } from './hash-chain';
+
+/** What the repository stores of one sealed event. */
+export interface AuditRowInput {
+  readonly id: string;
+  readonly chain: string;
+  readonly seq: number;
+  readonly type: string;
+  readonly time: string;
+  readonly severity: string;
+  readonly sessionId: string | undefined;
+  readonly actorSub: string | undefined;
+  readonly actorName: string | undefined;
+  readonly traceId: string;
+  readonly traceparent: string;
+  readonly tracestate: string | undefined;
+  readonly prevHash: string;
+  readonly hash: string;
+  readonly body: string;
+}
+
+/** An unpublished event as the relay hands it to a sink. */
+export interface OutboxRecord {
+  readonly id: string;
+  readonly chain: string;
+  readonly seq: number;
+  readonly type: string;
+  /** Event time, RFC 3339. */
+  readonly time: string;
+  readonly traceparent: string | null;
+  readonly tracestate: string | null;
+  /** The event JSON, exactly as hashed. */
+  readonly body: string;
+  readonly recordedAt: Date;
+}
+
+/** Filters of the audit API. */
+export interface AuditQueryFilter {
+  readonly session?: string;
+  /** Matches the actor's `sub` or `name`. */
+  readonly actor?: string;
+  /** Exact types, or prefixes ending in `.*` (`approval.*`). */
+  readonly types?: readonly string[];
+  /** Inclusive. */
+  readonly from?: Date;
+  /** Exclusive. */
+  readonly to?: Date;
+  /** Case-insensitive substring of the event JSON. */
+  readonly text?: string;
+  /** Continue after this position (newest first). */
+  readonly after?: { readonly time: string; readonly id: string };
+  readonly limit: number;
+}
+
+/** A page of events as stored. */
+export interface AuditQueryRow {
+  readonly id: string;
+  readonly time: string;
+  readonly body: string;
+}
+
+interface ChainRow {
+  seq: string;
+  head_hash: string;
+  pruned_seq: string;
+  pruned_hash: string | null;
+}
+
+/**
+ * All SQL of the audit trail: the outbox rows, chain heads, relay leases and
+ * retention. The service holds the logic; this class holds the statements.
+ */
+export class AuditRepository {
+  /**
+   * Locks the chain's head (creating it on first use) and returns it. The lock is held
+   * until the caller's transaction ends, so a chain's events get consecutive seq
+   * numbers in commit order; other chains are not affected.
+   */
+  async lockChainHead(tx: Queryable, chain: string): Promise<ChainHead> {
+    // An upsert that "updates" the row to itself takes the row lock and returns the
+    // head in one round trip; concurrent writers to the chain queue on it.
+    const { rows } = await tx.query<{ seq: string; head_hash: string }>(
+      `INSERT INTO audit_chains AS c (chain, seq, head_hash) VALUES ($1, 0, $2)
+       ON CONFLICT (chain) DO UPDATE SET chain = c.chain
+       RETURNING c.seq, c.head_hash`,
+      [chain, GENESIS_HASH],
+    );
+    return { seq: Number(rows[0].seq), hash: rows[0].head_hash };
+  }
+
+  /** Inserts a sealed event and moves its chain's head to it (the head must be locked). */
+  async append(tx: Queryable, row: AuditRowInput): Promise<void> {
+    await tx.query(
+      `WITH inserted AS (
+         INSERT INTO audit_events
+           (id, chain, seq, type, time, severity, session_id, actor_sub, actor_name,
+            trace_id, traceparent, tracestate, prev_hash, hash, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         RETURNING chain, seq, hash
+       )
+       UPDATE audit_chains c SET seq = i.seq, head_hash = i.hash, updated_at = now()
+         FROM inserted i WHERE c.chain = i.chain`,
+      [
+        row.id,
+        row.chain,
+        row.seq,
+        row.type,
+        row.time,
+        row.severity,
+        row.sessionId ?? null,
+        row.actorSub ?? null,
+        row.actorName ?? null,
+        row.traceId,
+        row.traceparent,
+        row.tracestate ?? null,
+        row.prevHash,
+        row.hash,
+        row.body,
+      ],
+    );
+  }
+
+  /** A chain's head and what retention removed from its start; undefined for an unknown chain. */
+  async chainState(
+    db: Queryable,
+    chain: string,
+  ): Promise<{ head: ChainHead; start: ChainStart } | undefined> {
+    const { rows } = await db.query<ChainRow>(
+      'SELECT seq, head_hash, pruned_seq, pruned_hash FROM audit_chains WHERE chain = $1',
+      [chain],
+    );
+    if (rows.length === 0) return undefined;
+    const r = rows[0];
+    return {
+      head: { seq: Number(r.seq), hash: r.head_hash },
+      start: { seq: Number(r.pruned_seq), hash: r.pruned_hash ?? GENESIS_HASH },
+    };
+  }
+
+  /** Stored events of a chain with seq > `afterSeq`, ascending, at most `limit`. */
+  async chainPage(
+    db: Queryable,
+    chain: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<StoredChainRow[]> {
+    const { rows } = await db.query<{
+      id: string;
+      seq: string;
+      type: string;
+      prev_hash: string;
+      hash: string;
+      body: string;
+    }>(
+      `SELECT id, seq, type, prev_hash, hash, body FROM audit_events
+        WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [chain, afterSeq, limit],
+    );
+    return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+  }
+
+  /** Events matching `f`, newest first. */
+  async query(db: Queryable, f: AuditQueryFilter): Promise<AuditQueryRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (f.session !== undefined) where.push(`session_id = ${p(f.session)}`);
+    if (f.actor !== undefined) {
+      const a = p(f.actor);
+      where.push(`(actor_sub = ${a} OR actor_name = ${a})`);
+    }
+    if (f.types !== undefined && f.types.length > 0) {
+      const exact = f.types.filter((t) => !t.endsWith('.*'));
+      const prefixes = f.types
+        .filter((t) => t.endsWith('.*'))
+        .map((t) => `${escapeLike(t.slice(0, -1))}%`);
+      const alternatives: string[] = [];
+      if (exact.length > 0) alternatives.push(`type = ANY(${p(exact)}::text[])`);
+      if (prefixes.length > 0) alternatives.push(`type LIKE ANY(${p(prefixes)}::text[])`);
+      where.push(`(${alternatives.join(' OR ')})`);
+    }
+    if (f.from !== undefined) where.push(`time >= ${p(f.from.toISOString())}`);
+    if (f.to !== undefined) where.push(`time < ${p(f.to.toISOString())}`);
+    if (f.text !== undefined) where.push(`body ILIKE ${p(`%${escapeLike(f.text)}%`)}`);
+    if (f.after !== undefined) {
+      where.push(`(time, id) < (${p(f.after.time)}::timestamptz, ${p(f.after.id)}::uuid)`);
+    }
+    const { rows } = await db.query<{ id: string; time: string; body: string }>(
+      `SELECT id, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS time, body
+         FROM audit_events
+        ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY time DESC, id DESC
+        LIMIT ${p(f.limit)}`,
+      params,
+    );
+    return rows;
+  }
+
+  /**
+   * Leases up to `maxChains` chains with unpublished events for `owner`: chains nobody
+   * holds, whose lease ran out, or that `owner` holds already (renewed). Returns them.
+   */
+  async claimChains(
+    db: Queryable,
+    owner: string,
+    leaseMs: number,
+    maxChains: number,
+  ): Promise<string[]> {
+    const { rows } = await db.query<{ chain: string }>(
+      `WITH pending AS (
+         SELECT DISTINCT e.chain FROM audit_events e
+          WHERE e.published_at IS NULL
+            AND NOT EXISTS (
+              SELECT 1 FROM audit_relay_leases l
+               WHERE l.chain = e.chain AND l.owner <> $1 AND l.expires_at > now())
+          LIMIT $3
+       )
+       INSERT INTO audit_relay_leases AS l (chain, owner, expires_at)
+       SELECT chain, $1, now() + make_interval(secs => $2::double precision / 1000) FROM pending
+       ON CONFLICT (chain) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+         WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()
+       RETURNING l.chain`,
+      [owner, leaseMs, maxChains],
+    );
+    return rows.map((r) => r.chain);
+  }
+
+  /** Unpublished events of `chains`, in (chain, seq) order, at most `perChain` per chain. */
+  async pending(
+    db: Queryable,
+    chains: readonly string[],
+    perChain: number,
+  ): Promise<OutboxRecord[]> {
+    if (chains.length === 0) return [];
+    const { rows } = await db.query<{
+      id: string;
+      chain: string;
+      seq: string;
+      type: string;
+      time: Date;
+      traceparent: string | null;
+      tracestate: string | null;
+      body: string;
+      recorded_at: Date;
+    }>(
+      `SELECT id, chain, seq, type, time, traceparent, tracestate, body, recorded_at FROM (
+         SELECT e.*, row_number() OVER (PARTITION BY chain ORDER BY seq) AS n
+           FROM audit_events e
+          WHERE e.chain = ANY($1::text[]) AND e.published_at IS NULL
+       ) ranked
+       WHERE n <= $2
+       ORDER BY chain, seq`,
+      [chains, perChain],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      chain: r.chain,
+      seq: Number(r.seq),
+      type: r.type,
+      time: r.time.toISOString(),
+      traceparent: r.traceparent,
+      tracestate: r.tracestate,
+      body: r.body,
+      recordedAt: r.recorded_at,
+    }));
+  }
+
+  /** Stamps events published and gives up `owner`'s leases on `releaseChains`. */
+  async markPublished(
+    db: Queryable,
+    ids: readonly string[],
+    owner: string,
+    releaseChains: readonly string[],
+  ): Promise<void> {
+    await db.query(
+      `WITH marked AS (
+         UPDATE audit_events SET published_at = now()
+          WHERE id = ANY($1::uuid[]) AND published_at IS NULL
+         RETURNING 1
+       )
+       DELETE FROM audit_relay_leases WHERE owner = $2 AND chain = ANY($3::text[])`,
+      [ids, owner, releaseChains],
+    );
+  }
+
+  /** Gives up every lease `owner` holds (at shutdown). */
+  async releaseLeases(db: Queryable, owner: string): Promise<void> {
+    await db.query('DELETE FROM audit_relay_leases WHERE owner = $1', [owner]);
+  }
+
+  /** Unpublished events and the age of the oldest, in seconds. */
+  async backlog(db: Queryable): Promise<{ events: number; oldestAgeSeconds: number }> {
+    const { rows } = await db.query<{ events: string; age: number | null }>(
+      `SELECT count(*) AS events,
+              extract(epoch FROM now() - min(recorded_at))::double precision AS age
+         FROM audit_events WHERE published_at IS NULL`,
+    );
+    return { events: Number(rows[0].events), oldestAgeSeconds: Math.max(0, rows[0].age ?? 0) };
+  }
+
+  /**
+   * Removes published events older than `olderThan`, only ever a prefix of each chain
+   * (up to its first event that is unpublished or too young), and records per chain
+   * the last removed seq and hash, from which verification of the rest starts.
+   * Returns how many events were removed.
+   */
+  async prune(db: Queryable, olderThan: Date): Promise<number> {
+    const { rows } = await db.query<{ removed: string }>(
+      `WITH bounds AS (
+         SELECT c.chain,
+                COALESCE(
+                  (SELECT min(e.seq) - 1 FROM audit_events e
+                    WHERE e.chain = c.chain AND (e.published_at IS NULL OR e.published_at >= $1)),
+                  c.seq) AS upto
+           FROM audit_chains c
+          WHERE c.seq > c.pruned_seq
+       ),
+       doomed AS (
+         DELETE FROM audit_events e USING bounds b
+          WHERE e.chain = b.chain AND e.seq <= b.upto
+         RETURNING e.chain, e.seq, e.hash
+       ),
+       last AS (
+         SELECT DISTINCT ON (chain) chain, seq, hash FROM doomed ORDER BY chain, seq DESC
+       ),
+       moved AS (
+         UPDATE audit_chains c SET pruned_seq = last.seq, pruned_hash = last.hash
+           FROM last WHERE c.chain = last.chain AND last.seq > c.pruned_seq
+         RETURNING 1
+       )
+       SELECT count(*) AS removed FROM doomed`,
+      [olderThan.toISOString()],
+    );
+    return Number(rows[0].removed);
+  }
+}
+
+/** Escapes `%`, `_` and `\` for a LIKE pattern (default escape character). */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,288 @@
+import { randomBytes } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { ErrorCode, RungateError } from '../common/errors';
+import type { Database, Queryable } from '../db/database';
+import { currentTraceContext, type TraceContext } from '../telemetry/otel';
+import { currentActor } from './audit-context';
+import { auditRecordedTotal, setBacklogSource, type AuditBacklog } from './audit.metrics';
+import type { AuditRepository } from './audit.repository';
+import {
+  AUDIT_SCHEMA,
+  DEFAULT_SEVERITY,
+  GATEWAY_CHAIN,
+  SYSTEM_ACTOR,
+  type AuditEvent,
+  type AuditEventType,
+  type AuditPayload,
+  type AuditSeverity,
+} from './audit.types';
+import { AuditEventValidator } from './audit-validator';
+import { ChainVerifier, sealEvent, type ChainVerification } from './hash-chain';
+
+/** Options of a single `record`. */
+export interface RecordOptions {
+  /** Trace context to stamp (default: the active span's; else fresh, unsampled ids). */
+  readonly trace?: TraceContext;
+  /** Event time (default: now). */
+  readonly time?: Date;
+}
+
+/** `GET /v1/audit/events` filters. */
+export interface AuditQuery {
+  readonly session?: string;
+  /** The actor's `sub` or `name`. */
+  readonly actor?: string;
+  /** Exact types or prefixes like `approval.*`. */
+  readonly types?: readonly string[];
+  readonly from?: Date;
+  readonly to?: Date;
+  /** Case-insensitive substring of the event JSON (code, names, reasons…). */
+  readonly text?: string;
+  /** From a previous page's `nextCursor`. */
+  readonly cursor?: string;
+  /** 1 to 1000; default 100. */
+  readonly limit?: number;
+}
+
+/** A page of events, newest first. */
+export interface AuditPage {
+  readonly events: AuditEvent[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+/** Result of `verify`: the chain's id and the verification. */
+export type AuditVerification = ChainVerification & { readonly chain: string };
+
+/** What the relay is told when events are recorded. */
+export interface RelaySignal {
+  /** Events were committed. */
+  nudge(): void;
+  /** Events are in a transaction that has not committed yet. */
+  expect(): void;
+}
+
+/** Settings of the service (from `config.audit`). */
+export interface AuditServiceSettings {
+  /** Whether completions carry the recorded outputs themselves (RUNGATE_AUDIT_RECORD_OUTPUTS). */
+  readonly recordOutputs: boolean;
+  readonly backlogReadyThreshold: number;
+  readonly backlogReadyMaxAgeMs: number;
+}
+
+const VERIFY_PAGE = 1000;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+/**
+ * The audit trail's entry point. `record` writes an event into the caller's
+ * transaction (the outbox): it commits with the state change it describes or not at
+ * all, and if it cannot be written the caller's transaction fails. A relay publishes
+ * committed events (see AuditRelay).
+ */
+export class AuditService {
+  private relay: RelaySignal | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly repo: AuditRepository,
+    readonly settings: AuditServiceSettings,
+    private readonly validator: AuditEventValidator = new AuditEventValidator(),
+  ) {
+    setBacklogSource(() => this.backlog());
+  }
+
+  /** Connects the relay that `record` wakes. */
+  attachRelay(relay: RelaySignal | undefined): void {
+    this.relay = relay;
+  }
+
+  /**
+   * Records an event inside `tx`. The event joins its chain (the payload's `session`,
+   * else the gateway chain) with the next seq and the hash over its predecessor; the
+   * chain's head stays locked until `tx` ends, so concurrent writers to one chain queue
+   * briefly while other chains go on. Throws (and so fails the caller's transaction)
+   * when the event cannot be written or does not match the schema.
+   */
+  async record<T extends AuditEventType>(
+    tx: Queryable,
+    type: T,
+    payload: AuditPayload<T>,
+    options: RecordOptions = {},
+  ): Promise<AuditEvent<T>> {
+    const { actor, severity, ...members } = payload;
+    const session = (members as { session?: unknown }).session;
+    const chain = typeof session === 'string' ? session : GATEWAY_CHAIN;
+    const trace = options.trace ?? currentTraceContext() ?? freshTrace();
+    const resolvedActor = actor ?? currentActor() ?? SYSTEM_ACTOR;
+
+    const head = await this.repo.lockChainHead(tx, chain);
+    const { event, body } = sealEvent({
+      ...members,
+      schema: AUDIT_SCHEMA,
+      id: uuidv7(),
+      type,
+      time: (options.time ?? new Date()).toISOString(),
+      severity: severity ?? severityOf(type, members),
+      actor: resolvedActor,
+      trace_id: trace.traceId,
+      span_id: trace.spanId,
+      seq: head.seq + 1,
+      prev_hash: head.hash,
+    } as Omit<AuditEvent, 'hash'>);
+    // What is stored is what the parse of the stored body gives back (undefined members dropped).
+    const stored: unknown = JSON.parse(body);
+    this.validator.assertValid(stored);
+    await this.repo.append(tx, {
+      id: event.id,
+      chain,
+      seq: event.seq,
+      type,
+      time: event.time,
+      severity: event.severity,
+      sessionId: typeof session === 'string' ? session : undefined,
+      actorSub: resolvedActor.sub,
+      actorName: resolvedActor.name,
+      traceId: trace.traceId,
+      traceparent: trace.traceparent,
+      tracestate: trace.tracestate,
+      prevHash: event.prev_hash,
+      hash: event.hash,
+      body,
+    });
+    auditRecordedTotal.inc({ type });
+    this.relay?.expect();
+    return stored as AuditEvent<T>;
+  }
+
+  /** Records an event in a transaction of its own (for events that change no other state). */
+  async recordNow<T extends AuditEventType>(
+    type: T,
+    payload: AuditPayload<T>,
+    options: RecordOptions = {},
+  ): Promise<AuditEvent<T>> {
+    const event = await this.db.transaction((tx) => this.record(tx, type, payload, options));
+    this.relay?.nudge();
+    return event;
+  }
+
+  /**
+   * `db.transaction(fn)`, and the relay is woken as soon as it commits: use it for
+   * state changes that record events, so they reach Kafka without waiting for a poll.
+   */
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const result = await this.db.transaction(fn);
+    this.relay?.nudge();
+    return result;
+  }
+
+  /**
+   * Recomputes a chain from its stored events: every hash, every link, consecutive seq
+   * numbers, and the recorded head. When retention pruned the start of the chain,
+   * verification starts after the pruned part from the hash recorded at pruning (and
+   * says so in `prunedThrough`). Throws NotFound for a chain with no events.
+   */
+  async verify(chain: string): Promise<AuditVerification> {
+    const state = await this.repo.chainState(this.db, chain);
+    if (state === undefined) {
+      throw new RungateError(ErrorCode.NotFound, `no audit events for ${chain}`, { chain });
+    }
+    const verifier = new ChainVerifier(state.start);
+    let after = state.start.seq;
+    // Events appended while we read belong to a later head: stop at the one read first.
+    while (verifier.intact && after < state.head.seq) {
+      const rows = await this.repo.chainPage(this.db, chain, after, VERIFY_PAGE);
+      for (const row of rows) {
+        if (row.seq > state.head.seq) break;
+        verifier.add(row);
+      }
+      if (rows.length < VERIFY_PAGE) break;
+      after = rows[rows.length - 1].seq;
+    }
+    return { chain, ...verifier.finish(state.head) };
+  }
+
+  /** Events matching `q`, newest first, a page at a time. */
+  async query(q: AuditQuery): Promise<AuditPage> {
+    const limit = Math.min(MAX_LIMIT, Math.max(1, q.limit ?? DEFAULT_LIMIT));
+    const rows = await this.repo.query(this.db, {
+      session: q.session,
+      actor: q.actor,
+      types: q.types,
+      from: q.from,
+      to: q.to,
+      text: q.text,
+      after: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      events: page.map((r) => JSON.parse(r.body) as AuditEvent),
+      nextCursor:
+        rows.length > limit && last !== undefined ? encodeCursor(last.time, last.id) : null,
+    };
+  }
+
+  /** Unpublished events and the age of the oldest. */
+  async backlog(): Promise<AuditBacklog> {
+    return this.repo.backlog(this.db);
+  }
+
+  /**
+   * For /readyz: the backlog, and whether it is past the configured thresholds (the
+   * gateway still executes; the trail is late reaching the SIEM).
+   */
+  async backlogHealth(): Promise<AuditBacklog & { degraded: boolean }> {
+    const b = await this.backlog();
+    const degraded =
+      b.events > this.settings.backlogReadyThreshold ||
+      b.oldestAgeSeconds * 1000 > this.settings.backlogReadyMaxAgeMs;
+    return { ...b, degraded };
+  }
+}
+
+function severityOf(type: AuditEventType, members: object): AuditSeverity {
+  const decision = (members as { decision?: { effect?: unknown } }).decision;
+  if (type === 'policy.decision' && decision?.effect === 'deny') return 'warning';
+  const approval = (members as { approval?: { breakglass?: unknown } }).approval;
+  if (approval?.breakglass === true) return 'critical';
+  return DEFAULT_SEVERITY[type];
+}
+
+/**
+ * Ids for an event recorded outside any span (background work, or telemetry not
+ * started): a valid, unsampled trace of its own, so every event and Kafka message
+ * still carries a well-formed traceparent.
+ */
+function freshTrace(): TraceContext {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-00` };
+}
+
+/** The cursor is opaque to clients: base64url of the last row's position. */
+function encodeCursor(time: string, id: string): string {
+  return Buffer.from(JSON.stringify({ v: 1, t: time, i: id }), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { time: string; id: string } {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (parsed !== null && typeof parsed === 'object') {
+      const { v, t, i } = parsed as { v?: unknown; t?: unknown; i?: unknown };
+      if (
+        v === 1 &&
+        typeof t === 'string' &&
+        !Number.isNaN(Date.parse(t)) &&
+        typeof i === 'string' &&
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(i)
+      ) {
+        return { time: t, id: i };
+      }
+    }
+  } catch {
+    // fall through
+  }
+  throw new RungateError(ErrorCode.InvalidRequest, 'cursor is not one this API returned');
+}

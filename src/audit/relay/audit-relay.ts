@@ -1,0 +1,281 @@
+import type { Queryable } from '../../db/database';
+import {
+  auditPrunedTotal,
+  auditPublishedTotal,
+  auditPublishFailuresTotal,
+  auditPublishLagSeconds,
+} from '../audit.metrics';
+import type { AuditRepository, OutboxRecord } from '../audit.repository';
+import {
+  abortableSleep,
+  backoffDelay,
+  classifyError,
+  DEFAULT_BACKOFF,
+  type BackoffPolicy,
+} from '../retry';
+import { silentAuditLogger, type AuditLogger, type AuditSink } from './audit-sink';
+
+/** How the relay works; every timing can be shortened for tests. */
+export interface AuditRelayOptions {
+  /** Who holds leases: this gateway instance's id. */
+  readonly owner: string;
+  /** How often to look for work when nothing woke the relay. */
+  readonly pollIntervalMs: number;
+  /** Events per pass, across chains. */
+  readonly batchSize: number;
+  /** Chains leased per pass. Default 64. */
+  readonly maxChainsPerPass?: number;
+  /** How long a chain lease lasts; a publish is abandoned (and retried) after half of it. Default 60 s. */
+  readonly leaseMs?: number;
+  /** Backoff between failed passes. */
+  readonly backoff?: BackoffPolicy;
+  /** Published events older than this are pruned; 0 keeps them. */
+  readonly retentionMs: number;
+  /** How often retention runs. Default 10 min. */
+  readonly pruneIntervalMs?: number;
+  /** After a nudge, look again after these delays if the events are not visible yet (uncommitted). */
+  readonly nudgeDelaysMs?: readonly number[];
+  readonly logger?: AuditLogger;
+}
+
+/** Thrown when a publish outlives its share of the lease. */
+class PublishTimeoutError extends Error {
+  readonly retriable = true;
+  constructor(ms: number) {
+    super(`publishing did not finish within ${ms} ms`);
+    this.name = 'PublishTimeoutError';
+  }
+}
+
+/**
+ * The outbox relay: leases chains with unpublished events, hands their events to the
+ * sink in (chain, seq) order, marks them published, and repeats. Replicas share the
+ * work chain by chain (a chain is leased by one relay at a time, so its order holds).
+ *
+ * Failures never reach the code that records events: the rows wait, the relay backs
+ * off (exponential, jittered, capped) and drains them in order when the sink is back.
+ */
+export class AuditRelay {
+  private readonly logger: AuditLogger;
+  private readonly backoff: BackoffPolicy;
+  private readonly leaseMs: number;
+  private readonly maxChains: number;
+  private readonly nudgeDelays: readonly number[];
+  private running: Promise<void> | undefined;
+  private stopController = new AbortController();
+  private wakeController = new AbortController();
+  /** Index into nudgeDelays of the next follow-up look after a nudge; -1 when none is due. */
+  private nudgeStep = -1;
+  private expectTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private lastFailureLog = 0;
+  private lastPrune = 0;
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly repo: AuditRepository,
+    readonly sink: AuditSink,
+    private readonly options: AuditRelayOptions,
+  ) {
+    this.logger = options.logger ?? silentAuditLogger;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.maxChains = options.maxChainsPerPass ?? 64;
+    this.nudgeDelays = options.nudgeDelaysMs ?? [15, 150, 600];
+  }
+
+  /** Consecutive failed passes (0 when the last pass worked). */
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  start(): void {
+    if (this.running !== undefined) return;
+    this.stopController = new AbortController();
+    this.lastPrune = Date.now();
+    this.running = this.loop();
+  }
+
+  /** Says events were committed: the relay looks at once. */
+  nudge(): void {
+    this.nudgeStep = 0;
+    this.wakeController.abort();
+  }
+
+  /**
+   * Says events are being recorded in a transaction that has not committed yet: the
+   * relay looks a moment later (one timer however many events come in the meantime).
+   */
+  expect(): void {
+    if (this.expectTimer !== undefined) return;
+    this.expectTimer = setTimeout(() => {
+      this.expectTimer = undefined;
+      this.nudge();
+    }, this.nudgeDelays[0] ?? 15);
+    this.expectTimer.unref();
+  }
+
+  /**
+   * Stops the loop, then publishes what it can within `graceMs` (a sink that is down
+   * leaves the rest in the outbox for the next start), and closes the sink.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.running === undefined) {
+      await this.sink.close();
+      return;
+    }
+    this.stopController.abort();
+    this.wakeController.abort();
+    clearTimeout(this.expectTimer);
+    this.expectTimer = undefined;
+    await this.running;
+    this.running = undefined;
+    const deadline = Date.now() + graceMs;
+    try {
+      while (Date.now() < deadline) {
+        const remaining = deadline - Date.now();
+        const { published, more } = await withTimeout(this.pass(remaining), remaining);
+        if (published === 0 && !more) break;
+      }
+    } catch (err) {
+      this.logger.warn(`audit relay: events left in the outbox at shutdown: ${describe(err)}`);
+    }
+    await this.repo.releaseLeases(this.db, this.options.owner).catch(() => undefined);
+    await this.sink.close();
+  }
+
+  /**
+   * One pass: lease chains, publish a batch, mark it. Returns how many events were
+   * published and whether more are waiting. Exposed for tests and shutdown.
+   */
+  async pass(publishTimeoutMs = this.leaseMs / 2): Promise<{ published: number; more: boolean }> {
+    const chains = await this.repo.claimChains(
+      this.db,
+      this.options.owner,
+      this.leaseMs,
+      this.maxChains,
+    );
+    if (chains.length === 0) return { published: 0, more: false };
+    const perChain = Math.max(1, Math.floor(this.options.batchSize / chains.length));
+    const records = await this.repo.pending(this.db, chains, perChain);
+    const counts = new Map<string, number>();
+    for (const r of records) counts.set(r.chain, (counts.get(r.chain) ?? 0) + 1);
+    const drained = chains.filter((c) => (counts.get(c) ?? 0) < perChain);
+    if (records.length > 0) {
+      await withTimeout(this.sink.publish(records), publishTimeoutMs);
+    }
+    await this.repo.markPublished(
+      this.db,
+      records.map((r) => r.id),
+      this.options.owner,
+      drained,
+    );
+    this.observe(records);
+    return {
+      published: records.length,
+      more: drained.length < chains.length || chains.length === this.maxChains,
+    };
+  }
+
+  private async loop(): Promise<void> {
+    const stop = this.stopController.signal;
+    while (!stop.aborted) {
+      let more = false;
+      try {
+        ({ more } = await this.pass());
+        if (this.failures > 0) {
+          this.logger.log(
+            `audit relay: ${this.sink.destination} reachable again after ${this.failures} failed attempts`,
+          );
+        }
+        this.failures = 0;
+        await this.pruneIfDue();
+      } catch (err) {
+        this.failures++;
+        const cls = classifyError(err);
+        auditPublishFailuresTotal.inc({ sink: this.sink.kind, class: cls });
+        this.reportFailure(err, cls);
+        await abortableSleep(backoffDelay(this.failures, this.backoff), stop);
+        continue;
+      }
+      if (more) continue;
+      await this.idle();
+    }
+  }
+
+  /**
+   * Waits for the poll interval, a nudge, or stop. After a nudge the waits are short
+   * (nudgeDelaysMs) for a while, so events of a transaction that committed just
+   * after the nudge are not left for the next poll.
+   */
+  private async idle(): Promise<void> {
+    let delay = this.options.pollIntervalMs;
+    if (this.nudgeStep >= 0 && this.nudgeStep < this.nudgeDelays.length) {
+      delay = Math.min(delay, this.nudgeDelays[this.nudgeStep]);
+      this.nudgeStep++;
+    } else {
+      this.nudgeStep = -1;
+    }
+    this.wakeController = new AbortController();
+    await abortableSleep(
+      delay,
+      AbortSignal.any([this.wakeController.signal, this.stopController.signal]),
+    );
+  }
+
+  private async pruneIfDue(): Promise<void> {
+    const interval = this.options.pruneIntervalMs ?? 10 * 60_000;
+    if (this.options.retentionMs <= 0 || Date.now() - this.lastPrune < interval) return;
+    this.lastPrune = Date.now();
+    const removed = await this.prune();
+    if (removed > 0) this.logger.log(`audit retention: removed ${removed} published events`);
+  }
+
+  /** Removes published events older than the retention period now. Returns how many. */
+  async prune(): Promise<number> {
+    if (this.options.retentionMs <= 0) return 0;
+    const removed = await this.repo.prune(this.db, new Date(Date.now() - this.options.retentionMs));
+    auditPrunedTotal.inc(removed);
+    return removed;
+  }
+
+  private observe(records: readonly OutboxRecord[]): void {
+    if (records.length === 0) return;
+    auditPublishedTotal.inc({ sink: this.sink.kind }, records.length);
+    const now = Date.now();
+    for (const r of records) {
+      auditPublishLagSeconds.observe(
+        { sink: this.sink.kind },
+        Math.max(0, now - r.recordedAt.getTime()) / 1000,
+      );
+    }
+  }
+
+  /** The first failure at once, then at most one line a minute while it lasts. */
+  private reportFailure(err: unknown, cls: 'retriable' | 'permanent'): void {
+    const now = Date.now();
+    if (this.failures > 1 && now - this.lastFailureLog < 60_000) return;
+    this.lastFailureLog = now;
+    const text =
+      `audit relay: cannot publish to ${this.sink.destination} (${cls}, attempt ${this.failures}): ` +
+      `${describe(err)}; events wait in the outbox`;
+    if (cls === 'permanent') this.logger.error(text);
+    else this.logger.warn(text);
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PublishTimeoutError(ms)), Math.max(1, ms));
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
