@@ -2,10 +2,12 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthGuard, AuthModule } from './auth';
+import { AuditModule } from './audit';
 import { ConfigModule } from './config/config.module';
 import type { AppConfig } from './config/config.types';
 import { DbModule } from './db/db.module';
 import { HealthModule } from './health/health.module';
+import { AuditHooks } from './http/audit-hooks';
 import { RunbooksModule } from './runbooks';
 import { PolicyGuard } from './policy/policy.guard';
 import { PolicyModule } from './policy/policy.module';
@@ -32,6 +34,7 @@ export class AppModule {
         AuthModule,
         PolicyModule,
         DbModule,
+        AuditModule,
         RunbooksModule,
         SessionsModule,
         HealthModule,
@@ -39,6 +42,7 @@ export class AppModule {
       controllers: [RunbooksController],
       providers: [
         RunbookResourceResolver,
+        AuditHooks,
         // Order matters: identity first, then the policy decision that needs it.
         { provide: APP_GUARD, useExisting: AuthGuard },
         { provide: APP_GUARD, useExisting: PolicyGuard },

@@ -2,12 +2,15 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from './config/config.types';
+import { AuditHooks } from './http/audit-hooks';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { edgeValidationPipe } from './http/validation.pipe';
 
 /** Everything main.ts does to an app before listening; tests reuse it so they test the same app. */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.useLogger(app.get(Logger));
+  // Before routing: each request's audit scope (who, from where) and its command record.
+  app.use(app.get(AuditHooks).middleware());
   app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
   app.setGlobalPrefix('v1', { exclude: ['healthz', 'readyz', 'metrics'] });
   app.useGlobalPipes(edgeValidationPipe());

@@ -1,3 +1,5 @@
+// Telemetry first: it patches `http` before anything else loads it.
+import './telemetry/register';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';

@@ -2,6 +2,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
 import { AuthService } from './auth.service';
+import { setAuditPrincipal } from '../audit/audit-context';
 import type { Principal } from './principal';
 import { isPublicRoute } from './public.decorator';
 
@@ -30,6 +31,8 @@ export class AuthGuard implements CanActivate {
       ...(request.ip !== undefined && { ip: request.ip }),
       ...(userAgent !== undefined && { userAgent }),
     });
+    // Events recorded while this request is handled name this person as their actor.
+    setAuditPrincipal(request.principal);
     return true;
   }
 }

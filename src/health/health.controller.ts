@@ -7,6 +7,7 @@ import {
   HealthIndicatorService,
 } from '@nestjs/terminus';
 import { Public } from '../auth';
+import { AuditService } from '../audit/audit.service';
 import { Database } from '../db/database';
 import { KernelsService } from '../kernels/kernels.service';
 import { PolicyService } from '../policy/policy.service';
@@ -23,6 +24,7 @@ export class HealthController {
     private readonly kernels: KernelsService,
     private readonly runbooks: RunbooksService,
     private readonly policy: PolicyService,
+    private readonly audit: AuditService,
   ) {}
 
   @Get('healthz')
@@ -50,6 +52,13 @@ export class HealthController {
       () => this.check('runbooks', async () => {
         const all = this.runbooks.list();
         return { valid: all.filter((r) => r.valid).length, invalid: all.filter((r) => !r.valid).length };
+      }),
+      // Events waiting too long for Kafka: executions go on, but this replica says so.
+      () => this.check('audit', async () => {
+        const b = await this.audit.backlogHealth();
+        const details = { backlog: b.events, oldestAgeSeconds: b.oldestAgeSeconds };
+        if (b.degraded) throw Object.assign(new Error('audit events are not reaching their sink'), { details });
+        return details;
       }),
       // A broken policy file does not take the gateway out of rotation: the last good
       // policy stays in force (every replica reads the same files), and this says why.

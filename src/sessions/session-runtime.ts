@@ -1,5 +1,6 @@
 import { Subject } from 'rxjs';
 import type { Redactor } from '../common/redact';
+import type { TraceContext } from '../telemetry/otel';
 import type { Kernel } from '../kernels/kernels.types';
 import type { Runbook } from '../runbooks/runbooks.types';
 import type { SessionCredentials } from '../targets/targets.types';
@@ -12,6 +13,8 @@ export interface PendingExecution {
   batch: string | null;
   /** The cell's own timeout, else the session default. */
   timeoutMs: number;
+  /** The trace of the request that asked for it: its events and the kernel join it. */
+  trace: { context: TraceContext | undefined; traceparent: string | undefined };
   done: Promise<ExecutionRecord>;
   resolve(record: ExecutionRecord): void;
 }
@@ -73,8 +76,9 @@ export function newPending(
   record: ExecutionRecord,
   batch: string | null,
   timeoutMs: number,
+  trace: PendingExecution['trace'] = { context: undefined, traceparent: undefined },
 ): PendingExecution {
   let resolve!: (r: ExecutionRecord) => void;
   const done = new Promise<ExecutionRecord>((r) => (resolve = r));
-  return { record, batch, timeoutMs, done, resolve };
+  return { record, batch, timeoutMs, trace, done, resolve };
 }

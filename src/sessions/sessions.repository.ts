@@ -102,16 +102,17 @@ export class SessionsRepository {
     return this.db.transaction(fn);
   }
 
-  async insertSession(s: NewSession, q: Queryable = this.db): Promise<void> {
+  async insertSession(s: NewSession, q: Queryable = this.db): Promise<SessionRecord> {
     await q.query(
       `INSERT INTO runbook_snapshots (runbook_id, version, content) VALUES ($1, $2, $3)
        ON CONFLICT (runbook_id, version) DO NOTHING`,
       [s.runbookId, s.runbookVersion, s.runbookContent],
     );
-    await q.query(
+    const r = await q.query<SessionRow>(
       `INSERT INTO sessions (id, runbook_id, runbook_version, environment, targets, parameters, reason,
          incident, owner_sub, owner_name, state, instance_id, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'starting', $11, $12)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'starting', $11, $12)
+       RETURNING *`,
       [
         s.id,
         s.runbookId,
@@ -127,6 +128,7 @@ export class SessionsRepository {
         s.expiresAt,
       ],
     );
+    return toSession(r.rows[0]);
   }
 
   async snapshot(runbookId: string, version: string): Promise<string | undefined> {
@@ -197,21 +199,35 @@ export class SessionsRepository {
     );
   }
 
-  /** Sessions a previous gateway process left open: their kernels died with it. */
-  async markOpenSessionsLost(reason: string): Promise<string[]> {
+  /**
+   * Sessions a previous gateway process left open: their kernels died with it.
+   * `onLost` runs in the same transaction (to record why each one ended).
+   */
+  async markOpenSessionsLost(
+    reason: string,
+    onLost: (tx: Queryable, lost: SessionRecord[]) => Promise<void>,
+  ): Promise<SessionRecord[]> {
     return this.db.transaction(async (tx) => {
-      const r = await tx.query<{ id: string }>(
+      const r = await tx.query<SessionRow>(
         `UPDATE sessions SET state = 'lost', ended_at = now(), end_reason = $1
-         WHERE state NOT IN ('ended', 'lost') RETURNING id`,
+         WHERE state NOT IN ('ended', 'lost') RETURNING *`,
         [reason],
       );
+      const lost = r.rows.map(toSession);
+      if (lost.length === 0) return lost;
+      const ids = lost.map((x) => x.id);
       await tx.query(
-        `UPDATE executions SET state = 'kernel_died', finished_at = now() WHERE state = 'running'`,
+        `UPDATE executions SET state = 'kernel_died', finished_at = now()
+         WHERE state = 'running' AND session_id = ANY($1::uuid[])`,
+        [ids],
       );
       await tx.query(
-        `UPDATE executions SET state = 'cancelled', finished_at = now() WHERE state = 'queued'`,
+        `UPDATE executions SET state = 'cancelled', finished_at = now()
+         WHERE state = 'queued' AND session_id = ANY($1::uuid[])`,
+        [ids],
       );
-      return r.rows.map((row) => row.id);
+      await onLost(tx, lost);
+      return lost;
     });
   }
 
@@ -246,8 +262,12 @@ export class SessionsRepository {
   }
 
   /** Records how an execution ended and the session's activity; answers the final row. */
-  async finishExecution(id: string, o: ExecutionOutcome): Promise<ExecutionRecord | undefined> {
-    const r = await this.db.query<ExecutionRow>(
+  async finishExecution(
+    id: string,
+    o: ExecutionOutcome,
+    q: Queryable = this.db,
+  ): Promise<ExecutionRecord | undefined> {
+    const r = await q.query<ExecutionRow>(
       `WITH done AS (
          UPDATE executions SET state = $2, execution_count = $3, error = $4, outputs = $5,
            output_bytes = $6, truncated = $7, finished_at = now()

@@ -11,14 +11,18 @@ import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { Redactor } from '../common/redact';
 import { APP_CONFIG } from '../config/config.module';
+import type { Queryable } from '../db/database';
+import { executionSeconds, executionsTotal } from '../telemetry/metrics';
 import type { AppConfig } from '../config/config.types';
 import { KernelsService } from '../kernels/kernels.service';
 import type { ExecuteResult } from '../kernels/kernels.types';
 import { parseNotebook, renderParametersCell, validateParameters } from '../runbooks';
 import { RunbooksService } from '../runbooks/runbooks.service';
 import type { Runbook, RunbookCell } from '../runbooks/runbooks.types';
+import { currentTraceContext, currentTraceparent } from '../telemetry/otel';
 import { TargetsService } from '../targets/targets.service';
 import { OutputRecorder } from './output-recorder';
+import { SessionAudit } from './session-audit';
 import { assertSessionMove, isSessionOver } from './session-state';
 import { SessionRuntime, newPending, type PendingExecution } from './session-runtime';
 import { SessionsRepository, type ExecutionOutcome } from './sessions.repository';
@@ -43,6 +47,8 @@ const SWEEP_INTERVAL_MS = 1000;
 /** An interrupt is repeated this often, for at most this long, until the cell stops. */
 const INTERRUPT_REPEAT_MS = 250;
 const INTERRUPT_RETRY_MS = 5000;
+/** Tries at recording the end of an execution before giving up (and logging). */
+const FINISH_ATTEMPTS = 3;
 
 /**
  * Orchestrates sessions: binds a kernel, runs cells one at a time in request
@@ -62,13 +68,17 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     private readonly runbooks: RunbooksService,
     private readonly kernels: KernelsService,
     private readonly targets: TargetsService,
+    private readonly audit: SessionAudit,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const lost = await this.repo.markOpenSessionsLost(
-      'the gateway restarted and the session kernel is gone',
-    );
-    if (lost.length > 0) this.log.warn({ sessions: lost }, `marked ${lost.length} session(s) lost`);
+    const reason = 'the gateway restarted and the session kernel is gone';
+    const lost = await this.repo.markOpenSessionsLost(reason, async (tx, sessions) => {
+      for (const s of sessions) await this.audit.sessionEnded(tx, s, reason, true);
+    });
+    if (lost.length > 0) {
+      this.log.warn({ sessions: lost.map((s) => s.id) }, `marked ${lost.length} session(s) lost`);
+    }
     // Credentials minted for sessions that are over (a crash left them) are revoked now.
     const swept = await this.targets.sweepOrphans(async (id) => this.repo.isOpen(id));
     if (swept.dropped.length > 0 || swept.failed.length > 0) {
@@ -96,8 +106,12 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     const id = randomUUID();
     const expiresAt = new Date(Date.now() + this.config.sessions.maxLifetimeMs);
     const credentials = await this.targets.issueSessionCredentials(runbook.targets, { id, expiresAt });
+    const redactor = new Redactor(credentials.secrets);
+    let session: SessionRecord;
     try {
-      await this.repo.insertSession({
+      session = await this.recorded(async (tx) => {
+        const created = await this.repo.insertSession(
+          {
         id,
         runbookId: runbook.id,
         runbookVersion: runbook.version,
@@ -110,13 +124,17 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         owner: { sub: principal.sub, name: principal.name },
         instanceId: this.instanceId,
         expiresAt,
+          },
+          tx,
+        );
+        await this.audit.sessionStarted(tx, created, credentials, (v) => redactor.value(v));
+        return created;
       });
     } catch (err) {
-      await credentials.release();
+      await credentials.release().catch(() => undefined);
       throw err;
     }
-    const session = await this.mustFind(id);
-    const rt = new SessionRuntime(session, runbook, credentials, new Redactor(credentials.secrets));
+    const rt = new SessionRuntime(session, runbook, credentials, redactor);
     this.runtimes.set(id, rt);
     try {
       await this.attachKernel(rt, principal);
@@ -247,6 +265,10 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
 
   // ---- internals ------------------------------------------------------------
 
+  private recorded<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.audit.transaction(fn).catch(auditUnavailable);
+  }
+
   private async resolveRunbook(id: string, version: string | undefined): Promise<Runbook> {
     const current = this.runbooks.get(id);
     if (version === undefined || version === current.version) return current;
@@ -344,18 +366,29 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       }
       const added: PendingExecution[] = [];
       for (const cell of cells) {
-        // Committed before the kernel can see the code: no record, no execution.
-        const record = await this.repo.insertExecution({
-          id: randomUUID(),
-          sessionId: rt.id,
-          cellId: cell.id,
-          cellIndex: cell.index,
-          cellSha256: cell.sha256,
-          cellClass: cell.class ?? 'read-only',
-          code: this.codeFor(rt, cell),
-          requestedBy: { sub: principal.sub, name: principal.name },
+        // The execution row and its audit event (with the code) are committed before
+        // the kernel can see the code: no record, no execution.
+        const record = await this.recorded(async (tx) => {
+          const r = await this.repo.insertExecution(
+            {
+              id: randomUUID(),
+              sessionId: rt.id,
+              cellId: cell.id,
+              cellIndex: cell.index,
+              cellSha256: cell.sha256,
+              cellClass: cell.class ?? 'read-only',
+              code: this.codeFor(rt, cell),
+              requestedBy: { sub: principal.sub, name: principal.name },
+            },
+            tx,
+          );
+          await this.audit.executionRequested(tx, rt.session, r);
+          return r;
         });
-        const p = newPending(record, batch, cell.timeoutMs ?? this.config.sessions.cellTimeoutMs);
+        const p = newPending(record, batch, cell.timeoutMs ?? this.config.sessions.cellTimeoutMs, {
+          context: currentTraceContext(),
+          traceparent: currentTraceparent(),
+        });
         rt.queue.push(p);
         added.push(p);
         rt.emit({
@@ -387,6 +420,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     const kernel = rt.kernel;
     const recorder = new OutputRecorder(this.config.sessions.outputCapBytes, rt.redactor);
     let outcome: ExecutionOutcome;
+    const startedAt = performance.now();
     try {
       await this.moveSession(rt, 'busy');
       await this.repo.markRunning(next.record.id);
@@ -399,6 +433,8 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       try {
         result = await kernel.execute(next.record.code, {
           storeHistory: true,
+          // Work the runbook does downstream can join the request's trace.
+          metadata: next.trace.traceparent ? { traceparent: next.trace.traceparent } : {},
           onIopub: (msg) => {
             const effect = recorder.accept(msg);
             if (effect.kind === 'output') {
@@ -423,7 +459,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         truncated: recorder.truncated,
       };
     }
-    await this.finish(rt, next, outcome);
+    await this.finish(rt, next, outcome, performance.now() - startedAt);
   }
 
   private outcomeOf(rt: SessionRuntime, result: ExecuteResult, rec: OutputRecorder): ExecutionOutcome {
@@ -456,12 +492,28 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     }
   }
 
-  private async finish(rt: SessionRuntime, p: PendingExecution, outcome: ExecutionOutcome): Promise<void> {
+  private async finish(
+    rt: SessionRuntime,
+    p: PendingExecution,
+    outcome: ExecutionOutcome,
+    durationMs: number,
+  ): Promise<void> {
     let finished: ExecutionRecord | undefined;
-    try {
-      finished = await this.repo.finishExecution(p.record.id, outcome);
-    } catch (err) {
-      this.log.error({ err, session: rt.id, execution: p.record.id }, 'could not record the end of an execution');
+    // The cell has run: its end must be recorded, so a passing database fault is retried.
+    for (let attempt = 1; attempt <= FINISH_ATTEMPTS && !finished; attempt++) {
+      try {
+        finished = await this.audit.transaction(async (tx) => {
+          const row = await this.repo.finishExecution(p.record.id, outcome, tx);
+          if (row) await this.audit.executionCompleted(tx, rt.session, row, outcome, durationMs, p.trace.context);
+          return row ?? p.record;
+        });
+      } catch (err) {
+        this.log.error(
+          { err, session: rt.id, execution: p.record.id, attempt },
+          'could not record the end of an execution',
+        );
+        if (attempt < FINISH_ATTEMPTS) await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
     }
     rt.session.lastActivityAt = new Date();
     rt.running = null;
@@ -474,6 +526,8 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       status: outcome.state,
       truncated: outcome.truncated,
     });
+    executionsTotal.inc({ status: outcome.state });
+    executionSeconds.observe(durationMs / 1000);
     if (outcome.state !== 'ok' && p.batch) {
       await this.cancelQueue(rt, (q) => q.batch === p.batch);
     }
@@ -523,6 +577,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     await this.moveSession(rt, 'idle', {
       kernel: { id: kernel.id, pid: kernel.pid, name: kernel.kernelName },
     });
+    await this.audit.kernelStarted(rt.session, { id: kernel.id, name: kernel.kernelName, pid: kernel.pid });
     const parametersCell = rt.runbook.cells.find((c) => c.class === 'parameters');
     // The session's values are in place before anyone runs a cell that reads them.
     if (parametersCell) await (await this.enqueue(rt, principal, [parametersCell], null))[0].done;
@@ -531,7 +586,8 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   private async onKernelDied(rt: SessionRuntime, kernelId: string, reason: string): Promise<void> {
     if (rt.kernel?.id !== kernelId || rt.ending) return;
     this.log.warn({ session: rt.id, reason }, 'session kernel died');
-    rt.unbindKernel();
+    const dead = rt.unbindKernel();
+    if (dead) await this.audit.kernelDied(rt.session, { id: dead.id, name: dead.kernelName, pid: dead.pid }, reason);
     await this.cancelQueue(rt);
     await this.moveSession(rt, 'kernel_dead', { reason }).catch((err: unknown) => {
       this.log.error({ err, session: rt.id }, 'could not record kernel death');
@@ -567,10 +623,18 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     if (kernel) await kernel.shutdown().catch((err: unknown) => this.log.warn({ err }, 'kernel shutdown failed'));
     // The running execute resolves once its kernel is gone; let it record itself.
     await rt.running?.done;
-    await rt.credentials.release().catch((err: unknown) => this.log.error({ err }, 'credential release failed'));
+    let releaseError: unknown;
+    await rt.credentials.release().catch((err: unknown) => {
+      releaseError = err;
+      this.log.error({ err }, 'credential release failed');
+    });
+    await this.audit.credentialsRevoked(rt.session, rt.credentials, releaseError);
     try {
       assertSessionMove(rt.session.state, 'ended');
-      await this.repo.setSessionState(rt.id, 'ended', { endReason: reason });
+      await this.audit.transaction(async (tx) => {
+        await this.repo.setSessionState(rt.id, 'ended', { endReason: reason }, tx);
+        await this.audit.sessionEnded(tx, rt.session, reason);
+      });
       rt.session = { ...rt.session, state: 'ended', endReason: reason };
       rt.emit({ type: 'session.state', session: rt.id, state: 'ended', reason });
     } finally {
@@ -611,6 +675,20 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     }
     return { session, runbook, executions: await this.repo.listExecutions(id) };
   }
+}
+
+/**
+ * Runs `fn` in a transaction whose audit events the relay publishes. If the audit
+ * trail cannot be written the command fails with 503: nothing runs unrecorded.
+ */
+function auditUnavailable(err: unknown): never {
+  if (err instanceof RungateError) throw err;
+  throw new RungateError(
+    ErrorCode.Unavailable,
+    'the audit trail could not be written, so nothing was run; try again shortly',
+    {},
+    { cause: err },
+  );
 }
 
 function rejectParameters(values: Record<string, unknown> | undefined): Record<string, unknown> {

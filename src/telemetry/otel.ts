@@ -9,6 +9,7 @@ import {
   type Context,
   type Span,
 } from '@opentelemetry/api';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { core, NodeSDK, tracing } from '@opentelemetry/sdk-node';
 
 /*
@@ -62,9 +63,14 @@ export function startTelemetry(options: StartTelemetryOptions = {}): TelemetryHa
     // With `none` the SDK would register no tracer provider at all, and spans would
     // carry no ids: keep a provider whose spans are recorded but go nowhere.
     spanProcessors: exporting ? undefined : [new tracing.NoopSpanProcessor()],
-    // No instrumentation packages are installed; HTTP server spans come from
-    // traceRequests() below.
-    instrumentations: [],
+    // One SERVER span per incoming request, child of its `traceparent` when given.
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/metrics',
+        // Outgoing calls (the issuer's JWKS, webhooks) stay in the trace but get no spans of their own.
+        ignoreOutgoingRequestHook: () => true,
+      }),
+    ],
   });
   sdk.start();
   let stopping: Promise<void> | undefined;

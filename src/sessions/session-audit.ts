@@ -1,0 +1,151 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { digestOf } from '../audit';
+import { AuditService } from '../audit/audit.service';
+import type { AuditCellClass, AuditRunbook } from '../audit/audit.types';
+import type { Queryable } from '../db/database';
+import type { TraceContext } from '../telemetry/otel';
+import type { SessionCredentials } from '../targets/targets.types';
+import type { ExecutionOutcome } from './sessions.repository';
+import type { ExecutionRecord, SessionRecord } from './sessions.types';
+
+/** The audit events of sessions, built from what sessions hold (one place for their shapes). */
+@Injectable()
+export class SessionAudit {
+  private readonly log = new Logger(SessionAudit.name);
+
+  constructor(readonly audit: AuditService) {}
+
+  /** A transaction whose committed events the relay publishes at once. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.audit.transaction(fn);
+  }
+
+  async sessionStarted(tx: Queryable, s: SessionRecord, credentials: SessionCredentials, redact: <T>(v: T) => T) {
+    await this.audit.record(tx, 'session.started', {
+      session: s.id,
+      runbook: runbookOf(s),
+      details: {
+        reason: s.reason,
+        ...(s.incident ? { incident: s.incident } : {}),
+        environment: s.environment,
+        targets: s.targets,
+        parameters: redact(s.parameters),
+      },
+    });
+    for (const c of credentials.issued) {
+      await this.audit.record(tx, 'credential.issued', {
+        session: s.id,
+        credential: {
+          target: c.target,
+          kind: c.kind,
+          access: c.access,
+          ...(c.role ? { role: c.role } : {}),
+          ...(c.expiresAt ? { expires_at: c.expiresAt.toISOString() } : {}),
+        },
+      });
+    }
+  }
+
+  async sessionEnded(tx: Queryable, s: SessionRecord, reason: string, lost = false) {
+    await this.audit.record(tx, 'session.ended', {
+      session: s.id,
+      runbook: runbookOf(s),
+      outcome: { result: lost ? 'unknown' : 'success', reason },
+    });
+  }
+
+  async credentialsRevoked(s: SessionRecord, credentials: SessionCredentials, error?: unknown) {
+    await this.background(async () => {
+      for (const c of credentials.issued) {
+        await this.audit.recordNow('credential.revoked', {
+          session: s.id,
+          credential: { target: c.target, kind: c.kind, access: c.access, ...(c.role ? { role: c.role } : {}) },
+          outcome: error
+            ? { result: 'failure', reason: 'revocation failed; the start-up sweep retries it' }
+            : { result: 'success' },
+        });
+      }
+    });
+  }
+
+  async kernelStarted(s: SessionRecord, kernel: { id: string; name: string; pid: number }) {
+    await this.audit.recordNow('kernel.started', {
+      session: s.id,
+      runbook: runbookOf(s),
+      kernel: { id: kernel.id, name: kernel.name, pid: kernel.pid },
+    });
+  }
+
+  async kernelDied(s: SessionRecord, kernel: { id: string; name: string; pid: number }, reason: string) {
+    await this.background(() =>
+      this.audit.recordNow('kernel.died', {
+        session: s.id,
+        runbook: runbookOf(s),
+        kernel: { id: kernel.id, name: kernel.name, pid: kernel.pid },
+        outcome: { result: 'failure', reason },
+      }),
+    );
+  }
+
+  async executionRequested(tx: Queryable, s: SessionRecord, e: ExecutionRecord) {
+    await this.audit.record(tx, 'cell.execution.requested', {
+      session: s.id,
+      runbook: runbookOf(s),
+      cell: { ...cellOf(e), code: e.code },
+    });
+  }
+
+  async executionCompleted(
+    tx: Queryable,
+    s: SessionRecord,
+    e: ExecutionRecord,
+    o: ExecutionOutcome,
+    durationMs: number,
+    trace: TraceContext | undefined,
+  ) {
+    await this.audit.record(
+      tx,
+      'cell.execution.completed',
+      {
+        session: s.id,
+        runbook: runbookOf(s),
+        cell: cellOf(e),
+        outcome: {
+          result: o.state === 'ok' ? 'success' : 'failure',
+          status: o.state,
+          duration_ms: Math.round(durationMs),
+          execution_count: o.executionCount,
+          output_bytes: o.outputBytes,
+          output_sha256: digestOf(o.outputs),
+          truncated: o.truncated,
+          ...(o.error ? { error: { ename: o.error.ename, evalue: o.error.evalue } } : {}),
+          ...(this.audit.settings.recordOutputs ? { outputs: o.outputs } : {}),
+        },
+      },
+      trace ? { trace } : {},
+    );
+  }
+
+  /** Events that describe something already done: a failure to record is logged, never thrown. */
+  private async background(fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.log.error({ err }, 'could not record an audit event');
+    }
+  }
+}
+
+function runbookOf(s: SessionRecord): AuditRunbook {
+  return { id: s.runbookId, version: s.runbookVersion };
+}
+
+function cellOf(e: ExecutionRecord) {
+  return {
+    id: e.cellId,
+    ...(e.cellIndex !== null ? { index: e.cellIndex } : {}),
+    sha256: e.cellSha256,
+    class: e.cellClass as AuditCellClass,
+    execution_id: e.id,
+  };
+}
