@@ -35,7 +35,7 @@ export class AuditRelayRunner implements OnApplicationBootstrap, BeforeApplicati
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(Database) private readonly db: Database,
     @Inject(GatewayInstance) private readonly instance: GatewayInstance,
-    @Inject(AuditRepository) repo: AuditRepository,
+    @Inject(AuditRepository) private readonly repo: AuditRepository,
     @Inject(AuditService) private readonly audit: AuditService,
   ) {
     const sink = createAuditSink(config.audit, this.logger);
@@ -49,6 +49,13 @@ export class AuditRelayRunner implements OnApplicationBootstrap, BeforeApplicati
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // Chains leased by a gateway that died keep their events waiting until the lease
+    // runs out; an instance known to be gone has its leases taken over at once.
+    const gone = await this.instance.reapGone();
+    if (gone.length > 0) {
+      await this.repo.releaseLeases(this.db, gone);
+      this.logger.warn(`took over the audit relay work of ${gone.length} gateway instance(s) that are gone`);
+    }
     this.audit.attachRelay(this.relay);
     await this.audit.recordNow('gateway.started', {
       details: {

@@ -289,8 +289,9 @@ export class AuditRepository {
   }
 
   /** Gives up every lease `owner` holds (at shutdown). */
-  async releaseLeases(db: Queryable, owner: string): Promise<void> {
-    await db.query('DELETE FROM audit_relay_leases WHERE owner = $1', [owner]);
+  async releaseLeases(db: Queryable, owner: string | readonly string[]): Promise<void> {
+    const owners = typeof owner === 'string' ? [owner] : [...owner];
+    await db.query('DELETE FROM audit_relay_leases WHERE owner = ANY($1::text[])', [owners]);
   }
 
   /** Unpublished events and the age of the oldest, in seconds. */

@@ -47,6 +47,26 @@ export class GatewayInstance {
     return instance;
   }
 
+  /**
+   * Marks stopped the instances that are gone without saying so: on this host, those
+   * whose process no longer runs (a SIGKILL); anywhere, those silent for four
+   * heartbeats. Returns their ids, so what they held (relay leases) can be taken over.
+   */
+  async reapGone(): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string; host: string; pid: number; stale: boolean }>(
+      `SELECT id, host, pid, heartbeat_at < now() - make_interval(secs => $2::double precision) AS stale
+         FROM gateway_instances WHERE stopped_at IS NULL AND id <> $1`,
+      [this.id, (4 * HEARTBEAT_INTERVAL_MS) / 1000],
+    );
+    const gone = rows
+      .filter((r) => r.stale || (r.host === this.host && !processRuns(r.pid)))
+      .map((r) => r.id);
+    if (gone.length > 0) {
+      await this.db.query('UPDATE gateway_instances SET stopped_at = now() WHERE id = ANY($1::uuid[])', [gone]);
+    }
+    return gone;
+  }
+
   /** Stops the heartbeat and records the stop. Idempotent. */
   async stop(): Promise<void> {
     if (this.timer === undefined) return;
@@ -73,3 +93,13 @@ export class GatewayInstance {
 }
 
 function noop(): void {}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
