@@ -1,0 +1,86 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { APPROVAL_STATES, type ApprovalState } from '../approvals.types';
+
+export class RequestApprovalDto {
+  @ApiProperty({ format: 'uuid', description: 'The session the cell runs in (yours)' })
+  @IsUUID('all', { message: 'session must be a session id (UUID)' })
+  session!: string;
+
+  @ApiProperty({ example: 'refund-order', description: 'Id of a cell tagged mutating' })
+  @IsString()
+  @Length(1, 200)
+  cell!: string;
+
+  @ApiProperty({
+    example: 'Refund the double charge of order A-1001 (INC-4711)',
+    description: 'Why this change is needed',
+  })
+  @IsString()
+  @Length(3, 2000)
+  reason!: string;
+
+  @ApiPropertyOptional({ example: 'INC-4711' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  incident?: string;
+}
+
+export class ApproveDto {
+  @ApiPropertyOptional({ example: 'Checked the order; refund amount matches.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  comment?: string;
+}
+
+export class CommentRequiredDto {
+  @ApiProperty({ example: 'Wrong order id; see the output of cell 3.' })
+  @IsString()
+  @Length(1, 2000)
+  comment!: string;
+}
+
+const toBool = ({ value }: { value: unknown }) =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+
+export class ListApprovalsQueryDto {
+  @ApiPropertyOptional({ enum: APPROVAL_STATES })
+  @IsOptional()
+  @IsIn(APPROVAL_STATES)
+  state?: ApprovalState;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  session?: string;
+
+  @ApiPropertyOptional({ description: 'Only your own requests' })
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  mine?: boolean;
+
+  @ApiPropertyOptional({ default: 100, minimum: 1, maximum: 500 })
+  @IsOptional()
+  @Transform(({ value }) =>
+    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
+  )
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+}

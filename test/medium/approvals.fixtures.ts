@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Injectable, type INestApplication } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { Test } from '@nestjs/testing';
+import {
+  ApprovalsModule,
+  ApprovalsService,
+  ApprovalWebhook,
+  type ApprovalSessionFacts,
+  type PriorCellRun,
+  type SessionFacts,
+} from '../../src/approvals';
+import { AuthGuard } from '../../src/auth/auth.guard';
+import { AuthModule } from '../../src/auth/auth.module';
+import type { Principal } from '../../src/auth/principal';
+import { ConfigModule } from '../../src/config/config.module';
+import { loadConfig } from '../../src/config/load-config';
+import { DbModule } from '../../src/db/db.module';
+import { ProblemDetailsFilter } from '../../src/http/problem-details.filter';
+import { edgeValidationPipe } from '../../src/http/validation.pipe';
+import { PolicyGuard } from '../../src/policy/policy.guard';
+import { PolicyModule } from '../../src/policy/policy.module';
+import { startTestIssuer, type DemoUsername } from '../support/oidc';
+import { createDatabase } from '../support/postgres';
+import { Database, type Queryable } from '../../src/db/database';
+import { parseNotebook } from '../../src/runbooks';
+import { normalizeNotebook } from '../../src/runbooks/notebook';
+import { notebook, type CellSpec } from '../support/notebooks';
+
+/*
+ * Test side of the approvals ↔ sessions port: ApprovalSessionFacts read from the real
+ * sessions, executions and runbook_snapshots tables (the sessions module provides the
+ * production implementation), and factories that insert those rows with SQL.
+ */
+
+/** Reads sessions the way the sessions module stores them. */
+@Injectable()
+export class SqlSessionFacts implements ApprovalSessionFacts {
+  constructor(private readonly db: Database) {}
+
+  async sessionFacts(sessionId: string): Promise<SessionFacts | undefined> {
+    const r = await this.db.query<{
+      id: string;
+      owner_sub: string;
+      owner_name: string;
+      state: string;
+      runbook_id: string;
+      runbook_version: string;
+      environment: string;
+      targets: string[];
+      parameters: Record<string, unknown>;
+      content: string;
+    }>(
+      `SELECT s.*, r.content FROM sessions s
+       JOIN runbook_snapshots r ON r.runbook_id = s.runbook_id AND r.version = s.runbook_version
+       WHERE s.id = $1`,
+      [sessionId],
+    );
+    const row = r.rows[0];
+    if (row === undefined) return undefined;
+    const runbook = parseNotebook(row.runbook_id, row.content, { defaultKernel: 'python3' });
+    if (!runbook.valid) throw new Error(`stored runbook is invalid: ${runbook.reason}`);
+    return {
+      id: row.id,
+      owner: { sub: row.owner_sub, name: row.owner_name },
+      open: row.state !== 'ended' && row.state !== 'lost',
+      runbook: { id: row.runbook_id, version: row.runbook_version },
+      environment: row.environment,
+      targets: row.targets,
+      parameters: row.parameters,
+      cells: runbook.cells.map((c) => ({
+        id: c.id,
+        index: c.index,
+        type: c.type,
+        class: c.class,
+        source: c.source,
+        sha256: c.sha256,
+      })),
+    };
+  }
+
+  async priorOutputs(sessionId: string): Promise<PriorCellRun[]> {
+    const r = await this.db.query<{
+      id: string;
+      seq: number;
+      cell_id: string;
+      state: string;
+      outputs: unknown[];
+      truncated: boolean;
+      finished_at: Date | null;
+    }>('SELECT * FROM executions WHERE session_id = $1 ORDER BY seq', [sessionId]);
+    return r.rows.map((e) => ({
+      executionId: e.id,
+      seq: e.seq,
+      cellId: e.cell_id,
+      state: e.state,
+      outputs: e.outputs,
+      truncated: e.truncated,
+      finishedAt: e.finished_at,
+    }));
+  }
+}
+
+export const REFUND_CODE =
+  'cur.execute("UPDATE orders SET refunded = true WHERE id = %s", (order_id,))';
+
+/** A runbook with a read-only cell and a mutating one; `refundCode` varies the mutating cell. */
+export function refundRunbook(refundCode = REFUND_CODE, environment = 'prod'): string {
+  const cells: CellSpec[] = [
+    { id: 'params', source: 'order_id = "A-1"', tags: ['parameters'] },
+    { id: 'look', source: 'print(order_id)' },
+    { id: 'refund', source: refundCode, tags: ['mutating'] },
+  ];
+  const raw = JSON.parse(
+    notebook({ title: 'Refund', targets: ['shop-db'], environment, cells }),
+  ) as Record<string, unknown>;
+  return normalizeNotebook(raw);
+}
+
+/** Options of {@link insertSession}. */
+export interface SessionSeed {
+  readonly owner?: { sub: string; name: string };
+  readonly runbookId?: string;
+  readonly content?: string;
+  readonly parameters?: Record<string, unknown>;
+  readonly state?: 'idle' | 'ended';
+}
+
+/** Inserts a runbook snapshot and an idle session of it; returns the session id and its facts. */
+export async function insertSession(db: Database, seed: SessionSeed = {}): Promise<string> {
+  const runbookId = seed.runbookId ?? 'shop/refund';
+  const content = seed.content ?? refundRunbook();
+  const parsed = parseNotebook(runbookId, content, { defaultKernel: 'python3' });
+  if (!parsed.valid) throw new Error(`test runbook is invalid: ${parsed.reason}`);
+  const owner = seed.owner ?? { sub: 'alice', name: 'Alice Oncall' };
+  const id = randomUUID();
+  await db.query(
+    `INSERT INTO runbook_snapshots (runbook_id, version, content) VALUES ($1, $2, $3)
+     ON CONFLICT DO NOTHING`,
+    [runbookId, parsed.version, parsed.content],
+  );
+  await db.query(
+    `INSERT INTO sessions (id, runbook_id, runbook_version, environment, targets, parameters,
+       reason, owner_sub, owner_name, state, instance_id, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'test', $7, $8, $9, 'test', now() + interval '1 hour')`,
+    [
+      id,
+      runbookId,
+      parsed.version,
+      parsed.environment,
+      JSON.stringify(parsed.targets),
+      JSON.stringify(seed.parameters ?? { order_id: 'A-1' }),
+      owner.sub,
+      owner.name,
+      seed.state ?? 'idle',
+    ],
+  );
+  return id;
+}
+
+/** Inserts a finished execution with outputs, as the sessions module records one. */
+export async function insertExecution(
+  db: Database,
+  sessionId: string,
+  cellId: string,
+  outputs: unknown[],
+): Promise<string> {
+  const id = randomUUID();
+  await db.query(
+    `INSERT INTO executions (id, session_id, seq, cell_id, cell_sha256, cell_class, code, state,
+       outputs, requested_by_sub, requested_by_name, finished_at)
+     VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM executions WHERE session_id = $2),
+       $3, $4, 'read-only', 'print(1)', 'ok', $5, 'alice', 'Alice', now())`,
+    [id, sessionId, cellId, 'f'.repeat(64), JSON.stringify(outputs)],
+  );
+  return id;
+}
+
+/**
+ * Inserts a queued execution row, as sessions does in the transaction that calls
+ * `consume`. `seq` is explicit so concurrent transactions do not collide on it.
+ */
+export async function insertQueuedExecution(
+  tx: Queryable,
+  sessionId: string,
+  cellId: string,
+  seq: number,
+): Promise<string> {
+  const id = randomUUID();
+  await tx.query(
+    `INSERT INTO executions (id, session_id, seq, cell_id, cell_sha256, cell_class, code, state,
+       requested_by_sub, requested_by_name)
+     VALUES ($1, $2, $3, $4, $5, 'mutating', 'x', 'queued', 'alice', 'Alice')`,
+    [id, sessionId, seq, cellId, 'e'.repeat(64)],
+  );
+  return id;
+}
+
+/** A gateway slice for approvals: real OIDC issuer, auth and policy guards, PostgreSQL, audit. */
+export interface ApprovalsApp {
+  readonly app: INestApplication;
+  readonly db: Database;
+  readonly service: ApprovalsService;
+  readonly webhook: ApprovalWebhook;
+  /** An HTTP call with a demo person's real access token (or none). */
+  call(
+    method: 'GET' | 'POST',
+    path: string,
+    person?: DemoUsername,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/** Starts the slice on a fresh database of the test PostgreSQL server. */
+export async function startApprovalsApp(
+  postgresUrl: string,
+  env: Record<string, string> = {},
+): Promise<ApprovalsApp> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'rungate-approvals-'));
+  const url = await createDatabase(postgresUrl, 'approvals');
+  const base = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: url,
+    RUNGATE_DATA_DIR: dataDir,
+    RUNGATE_POLICY_WATCH: 'false',
+    RUNGATE_DEMO_TARGET: 'false',
+    ...env,
+  });
+  const issuer = await startTestIssuer({ config: base });
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      ConfigModule.forRoot(issuer.config),
+      DbModule,
+      AuthModule,
+      PolicyModule,
+      ApprovalsModule.register({ facts: SqlSessionFacts }),
+    ],
+    providers: [
+      { provide: APP_GUARD, useExisting: AuthGuard },
+      { provide: APP_GUARD, useExisting: PolicyGuard },
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error'] });
+  app.setGlobalPrefix('v1');
+  app.useGlobalPipes(edgeValidationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter());
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const tokens = new Map<DemoUsername, string>();
+  return {
+    app,
+    db: app.get(Database),
+    service: app.get(ApprovalsService),
+    webhook: app.get(ApprovalWebhook),
+    async call(method, path, person, body) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (person !== undefined) {
+        if (!tokens.has(person)) tokens.set(person, await issuer.authorizationFor(person));
+        headers.authorization = tokens.get(person) ?? '';
+      }
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    },
+    async close() {
+      await app.close();
+      await issuer.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Principals as the auth module builds them from the demo people's tokens. */
+export const people = {
+  alice: { sub: 'alice', name: 'Alice Oncall', groups: ['oncall'] },
+  bob: { sub: 'bob', name: 'Bob Oncall-Approver', groups: ['oncall', 'approvers'] },
+  dave: { sub: 'dave', name: 'Dave Approver', groups: ['approvers'] },
+  ivan: { sub: 'ivan', name: 'Ivan Commander', groups: ['oncall', 'incident-commanders'] },
+} as const satisfies Record<string, Principal>;
