@@ -14,7 +14,7 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = {
   initialMs: 250,
-  maxMs: 30_000,
+  maxMs: 5_000,
   multiplier: 2,
   jitter: 0.5,
 };

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { ApprovalRecord } from '../approvals';
 import { digestOf } from '../audit';
 import { AuditService } from '../audit/audit.service';
 import type { AuditCellClass, AuditRunbook } from '../audit/audit.types';
@@ -54,11 +55,29 @@ export class SessionAudit {
     });
   }
 
-  async credentialsRevoked(s: SessionRecord, credentials: SessionCredentials, error?: unknown) {
+  /** Elevated credentials issued for one approved execution. */
+  async credentialsIssued(s: SessionRecord, credentials: SessionCredentials, e: ExecutionRecord) {
+    for (const c of credentials.issued) {
+      await this.audit.recordNow('credential.issued', {
+        session: s.id,
+        cell: cellOf(e),
+        credential: {
+          target: c.target,
+          kind: c.kind,
+          access: c.access,
+          ...(c.role ? { role: c.role } : {}),
+          ...(c.expiresAt ? { expires_at: c.expiresAt.toISOString() } : {}),
+        },
+      });
+    }
+  }
+
+  async credentialsRevoked(s: SessionRecord, credentials: SessionCredentials, error?: unknown, e?: ExecutionRecord) {
     await this.background(async () => {
       for (const c of credentials.issued) {
         await this.audit.recordNow('credential.revoked', {
           session: s.id,
+          ...(e ? { cell: cellOf(e) } : {}),
           credential: { target: c.target, kind: c.kind, access: c.access, ...(c.role ? { role: c.role } : {}) },
           outcome: error
             ? { result: 'failure', reason: 'revocation failed; the start-up sweep retries it' }
@@ -87,11 +106,23 @@ export class SessionAudit {
     );
   }
 
-  async executionRequested(tx: Queryable, s: SessionRecord, e: ExecutionRecord) {
+  async executionRequested(tx: Queryable, s: SessionRecord, e: ExecutionRecord, approval?: ApprovalRecord) {
     await this.audit.record(tx, 'cell.execution.requested', {
       session: s.id,
       runbook: runbookOf(s),
       cell: { ...cellOf(e), code: e.code },
+      ...(approval
+        ? {
+            approval: {
+              id: approval.id,
+              state: 'consumed' as const,
+              ...(approval.breakglass ? { breakglass: true } : {}),
+              parameters_sha256: approval.parameters.sha256,
+            },
+            // Break-glass runs are what a security team must see first.
+            ...(approval.breakglass ? { severity: 'critical' as const } : {}),
+          }
+        : {}),
     });
   }
 

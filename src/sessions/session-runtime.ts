@@ -13,6 +13,8 @@ export interface PendingExecution {
   batch: string | null;
   /** The cell's own timeout, else the session default. */
   timeoutMs: number;
+  /** A mutating cell that runs under an approval: it gets elevated credentials for its run. */
+  elevate: boolean;
   /** The trace of the request that asked for it: its events and the kernel join it. */
   trace: { context: TraceContext | undefined; traceparent: string | undefined };
   done: Promise<ExecutionRecord>;
@@ -39,7 +41,8 @@ export class SessionRuntime {
     public session: SessionRecord,
     readonly runbook: Runbook,
     readonly credentials: SessionCredentials,
-    readonly redactor: Redactor,
+    /** Grows when a cell gets elevated credentials: those stay hidden afterwards too. */
+    public redactor: Redactor,
   ) {}
 
   get id(): string {
@@ -77,8 +80,9 @@ export function newPending(
   batch: string | null,
   timeoutMs: number,
   trace: PendingExecution['trace'] = { context: undefined, traceparent: undefined },
+  elevate = false,
 ): PendingExecution {
   let resolve!: (r: ExecutionRecord) => void;
   const done = new Promise<ExecutionRecord>((r) => (resolve = r));
-  return { record, batch, timeoutMs, trace, done, resolve };
+  return { record, batch, timeoutMs, elevate, trace, done, resolve };
 }

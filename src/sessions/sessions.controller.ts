@@ -22,6 +22,7 @@ import { Authorize } from '../policy/authorize.decorator';
 import { PolicyService } from '../policy/policy.service';
 import { SessionResourceResolver, StartSessionResourceResolver } from './session-resource.resolver';
 import { ListSessionsQueryDto, WaitQueryDto } from './dto/query.dto';
+import { ExecuteCellDto } from './dto/execute-cell.dto';
 import { StartSessionDto } from './dto/start-session.dto';
 import { SessionsService } from './sessions.service';
 import { executionView, sessionDetail, sessionSummary } from './sessions.views';
@@ -85,18 +86,21 @@ export class SessionsController {
     summary: 'Run one cell',
     description:
       'Waits for the cell to finish (200) unless ?wait=false (202 at once). A request made while ' +
-      'another cell runs is queued in order; past the queue limit it is refused with 409.',
+      'another cell runs is queued in order; past the queue limit it is refused with 409. A ' +
+      'mutating cell runs only under a granted approval (POST /v1/approvals), consumed by this ' +
+      'call, or with a break-glass reason.',
   })
   async execute(
     @CurrentPrincipal() principal: Principal,
     @Param('id', ParseUUIDPipe) id: string,
     @Param('cellId') cellId: string,
     @Query() q: WaitQueryDto,
+    @Body() body: ExecuteCellDto,
     @Res({ passthrough: true }) res: Response,
   ) {
     assertCellId(cellId);
     const wait = q.wait ?? true;
-    const e = await this.sessions.execute(principal, id, cellId, wait);
+    const e = await this.sessions.execute(principal, id, cellId, wait, body?.breakGlass);
     if (!wait) res.status(202);
     return executionView(e);
   }

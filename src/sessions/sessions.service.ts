@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Observable, concat, of } from 'rxjs';
+import { ApprovalsService, parametersSha256, type ApprovalRecord } from '../approvals';
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { Redactor } from '../common/redact';
@@ -15,12 +16,13 @@ import type { Queryable } from '../db/database';
 import { executionSeconds, executionsTotal } from '../telemetry/metrics';
 import type { AppConfig } from '../config/config.types';
 import { KernelsService } from '../kernels/kernels.service';
-import type { ExecuteResult } from '../kernels/kernels.types';
+import type { ExecuteResult, Kernel } from '../kernels/kernels.types';
 import { parseNotebook, renderParametersCell, validateParameters } from '../runbooks';
 import { RunbooksService } from '../runbooks/runbooks.service';
 import type { Runbook, RunbookCell } from '../runbooks/runbooks.types';
 import { currentTraceContext, currentTraceparent } from '../telemetry/otel';
 import { TargetsService } from '../targets/targets.service';
+import type { SessionCredentials } from '../targets/targets.types';
 import { OutputRecorder } from './output-recorder';
 import { SessionAudit } from './session-audit';
 import { assertSessionMove, isSessionOver } from './session-state';
@@ -32,6 +34,12 @@ export interface StartSessionInput {
   runbook: string;
   version?: string;
   parameters?: Record<string, unknown>;
+  reason: string;
+  incident?: string;
+}
+
+/** A break-glass run: a mutating cell without approvers, reviewed after the fact. */
+export interface BreakGlass {
   reason: string;
   incident?: string;
 }
@@ -49,6 +57,8 @@ const INTERRUPT_REPEAT_MS = 250;
 const INTERRUPT_RETRY_MS = 5000;
 /** Tries at recording the end of an execution before giving up (and logging). */
 const FINISH_ATTEMPTS = 3;
+/** Elevated credentials outlive their cell's timeout by this much, in case revocation is slow. */
+const ELEVATION_GRACE_MS = 60_000;
 
 /**
  * Orchestrates sessions: binds a kernel, runs cells one at a time in request
@@ -69,6 +79,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     private readonly kernels: KernelsService,
     private readonly targets: TargetsService,
     private readonly audit: SessionAudit,
+    private readonly approvals: ApprovalsService,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -184,14 +195,21 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     sessionId: string,
     cellId: string,
     wait: boolean,
+    breakGlass?: BreakGlass,
   ): Promise<ExecutionRecord> {
     const rt = await this.liveRuntime(sessionId);
     const cell = rt.runbook.cells.find((c) => c.id === cellId);
     if (!cell) {
       throw new RungateError(ErrorCode.NotFound, `runbook ${rt.runbook.id} has no cell "${cellId}"`);
     }
-    this.assertExecutable(rt, cell);
-    const pending = await this.enqueue(rt, principal, [cell], null);
+    if (cell.type !== 'code') {
+      throw new RungateError(ErrorCode.InvalidRequest, `cell "${cell.id}" is ${cell.type}, not code`);
+    }
+    if (breakGlass && cell.class !== 'mutating') {
+      throw new RungateError(ErrorCode.InvalidRequest, `cell "${cell.id}" is read-only: break-glass is for mutating cells`);
+    }
+    if (cell.class === 'mutating') this.assertCurrentCode(rt, cell);
+    const pending = await this.enqueue(rt, principal, [cell], null, breakGlass);
     return wait ? pending[0].done : pending[0].record;
   }
 
@@ -294,24 +312,6 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     return parsed.valid ? parsed : undefined;
   }
 
-  private assertExecutable(rt: SessionRuntime, cell: RunbookCell): void {
-    if (cell.type !== 'code') {
-      throw new RungateError(ErrorCode.InvalidRequest, `cell "${cell.id}" is ${cell.type}, not code`);
-    }
-    if (cell.class === 'mutating') {
-      throw new RungateError(
-        ErrorCode.ApprovalRequired,
-        `cell "${cell.id}" changes production and needs an approval before it runs`,
-        {
-          session: rt.id,
-          cell: cell.id,
-          cellSha256: cell.sha256,
-          request: { method: 'POST', path: '/v1/approvals', body: { session: rt.id, cell: cell.id } },
-        },
-      );
-    }
-  }
-
   /** The runtime of an open session; memory first, so the hot path reads no row. */
   private async liveRuntime(id: string): Promise<SessionRuntime> {
     const rt = this.runtimes.get(id);
@@ -347,6 +347,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     principal: Principal,
     cells: RunbookCell[],
     batch: string | null,
+    breakGlass?: BreakGlass,
   ): Promise<PendingExecution[]> {
     return rt.exclusive(async () => {
       if (rt.ending) throw new RungateError(ErrorCode.SessionEnded, `session ${rt.id} is ending`);
@@ -368,6 +369,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       for (const cell of cells) {
         // The execution row and its audit event (with the code) are committed before
         // the kernel can see the code: no record, no execution.
+        let notify: (() => void) | undefined;
         const record = await this.recorded(async (tx) => {
           const r = await this.repo.insertExecution(
             {
@@ -382,13 +384,25 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
             },
             tx,
           );
-          await this.audit.executionRequested(tx, rt.session, r);
+          // A mutating cell runs only under a usable approval (or break-glass), taken
+          // in this transaction: two requests cannot both use one approval.
+          let approval: ApprovalRecord | undefined;
+          if (cell.class === 'mutating') {
+            const used = await this.useApproval(tx, rt, principal, cell, r, breakGlass);
+            approval = used.approval;
+            notify = used.afterCommit;
+          }
+          await this.audit.executionRequested(tx, rt.session, r, approval);
           return r;
         });
-        const p = newPending(record, batch, cell.timeoutMs ?? this.config.sessions.cellTimeoutMs, {
-          context: currentTraceContext(),
-          traceparent: currentTraceparent(),
-        });
+        notify?.();
+        const p = newPending(
+          record,
+          batch,
+          cell.timeoutMs ?? this.config.sessions.cellTimeoutMs,
+          { context: currentTraceContext(), traceparent: currentTraceparent() },
+          cell.class === 'mutating',
+        );
         rt.queue.push(p);
         added.push(p);
         rt.emit({
@@ -401,6 +415,69 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       }
       void this.pump(rt);
       return added;
+    });
+  }
+
+  /**
+   * A session runs the version it pinned, but a change to production runs only as
+   * the catalog has it now: if the curators changed (or removed) a mutating cell
+   * since, its older code does not run, approved or not.
+   */
+  private assertCurrentCode(rt: SessionRuntime, cell: RunbookCell): void {
+    const current = this.runbooks.list().find((r) => r.id === rt.runbook.id);
+    const now = current?.valid ? current.cells.find((c) => c.id === cell.id) : undefined;
+    if (now?.sha256 === cell.sha256) return;
+    throw new RungateError(
+      ErrorCode.ApprovalRequired,
+      now
+        ? `the code of cell "${cell.id}" changed in the catalog since this session started; ` +
+            'start a new session on the current version and request an approval for it'
+        : `cell "${cell.id}" is no longer in the catalog's runbook ${rt.runbook.id}`,
+      {
+        reason_code: 'code_changed',
+        session: rt.id,
+        cell: cell.id,
+        cellSha256: cell.sha256,
+        currentSha256: now?.sha256 ?? null,
+        currentVersion: current?.valid ? current.version : null,
+      },
+    );
+  }
+
+  private useApproval(
+    tx: Queryable,
+    rt: SessionRuntime,
+    principal: Principal,
+    cell: RunbookCell,
+    execution: ExecutionRecord,
+    breakGlass: BreakGlass | undefined,
+  ) {
+    const who = { sub: principal.sub, name: principal.name, groups: principal.groups };
+    const common = {
+      sessionId: rt.id,
+      cellId: cell.id,
+      cellSha256: cell.sha256,
+      targets: rt.session.targets,
+      environment: rt.session.environment,
+      executionId: execution.id,
+      principal: who,
+    };
+    if (breakGlass) {
+      return this.approvals.breakGlass(tx, {
+        ...common,
+        runbook: { id: rt.session.runbookId, version: rt.session.runbookVersion },
+        cellIndex: cell.index,
+        code: execution.code,
+        parameters: rt.session.parameters,
+        sessionOwner: rt.session.owner.sub,
+        reason: breakGlass.reason,
+        ...(breakGlass.incident ? { incident: breakGlass.incident } : {}),
+      });
+    }
+    return this.approvals.consume(tx, {
+      ...common,
+      parametersHash: parametersSha256(rt.session.parameters),
+      inFlightExecutionIds: [rt.running, ...rt.queue].flatMap((p) => (p ? [p.record.id] : [])),
     });
   }
 
@@ -430,6 +507,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         void this.stopRunning(rt, next).catch(() => undefined);
       }, next.timeoutMs);
       let result: ExecuteResult;
+      const elevation = next.elevate ? await this.elevate(rt, kernel, next) : undefined;
       try {
         result = await kernel.execute(next.record.code, {
           storeHistory: true,
@@ -446,6 +524,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         });
       } finally {
         clearTimeout(timeout);
+        await elevation?.revoke();
       }
       outcome = this.outcomeOf(rt, result, recorder);
     } catch (err) {
@@ -460,6 +539,54 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       };
     }
     await this.finish(rt, next, outcome, performance.now() - startedAt);
+  }
+
+  /**
+   * Just-in-time elevation for one approved cell: credentials that exist for this
+   * cell only, overlaid on the kernel's read-only ones, then revoked and replaced by
+   * the read-only values again however the cell ends.
+   */
+  private async elevate(rt: SessionRuntime, kernel: Kernel, p: PendingExecution) {
+    const grants: SessionCredentials[] = [];
+    const revokeAll = async () => {
+      for (const g of grants) {
+        let error: unknown;
+        await g.release().catch((err: unknown) => {
+          error = err;
+          this.log.error({ err, session: rt.id }, 'elevated credential release failed');
+        });
+        await this.audit.credentialsRevoked(rt.session, g, error, p.record);
+      }
+    };
+    try {
+      for (const target of rt.session.targets) {
+        const g = await this.targets.issueElevatedCredentials(target, {
+          sessionId: rt.id,
+          executionId: p.record.id,
+          validForMs: p.timeoutMs + ELEVATION_GRACE_MS,
+        });
+        grants.push(g);
+        rt.redactor = rt.redactor.with(g.secrets);
+        await this.audit.credentialsIssued(rt.session, g, p.record);
+      }
+      const env = Object.assign({}, ...grants.map((g) => g.env)) as Record<string, string>;
+      const set = await kernel.execute(preludeCode(env), { silent: true, storeHistory: false });
+      if (set.status !== 'ok') throw new Error(`the kernel refused the elevated credentials (${set.status})`);
+    } catch (err) {
+      await revokeAll();
+      throw err;
+    }
+    return {
+      revoke: async () => {
+        // Read-only values back first (the same variable names), then the grants go.
+        if (kernel.status !== 'dead') {
+          await kernel
+            .execute(preludeCode({ ...rt.credentials.env }), { silent: true, storeHistory: false })
+            .catch(() => undefined);
+        }
+        await revokeAll();
+      },
+    };
   }
 
   private outcomeOf(rt: SessionRuntime, result: ExecuteResult, rec: OutputRecorder): ExecutionOutcome {
@@ -631,10 +758,13 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     await this.audit.credentialsRevoked(rt.session, rt.credentials, releaseError);
     try {
       assertSessionMove(rt.session.state, 'ended');
-      await this.audit.transaction(async (tx) => {
+      const cancelled = await this.audit.transaction(async (tx) => {
         await this.repo.setSessionState(rt.id, 'ended', { endReason: reason }, tx);
+        const open = await this.approvals.cancelForSession(tx, rt.id, `the session ended: ${reason}`);
         await this.audit.sessionEnded(tx, rt.session, reason);
+        return open;
       });
+      cancelled.afterCommit();
       rt.session = { ...rt.session, state: 'ended', endReason: reason };
       rt.emit({ type: 'session.state', session: rt.id, state: 'ended', reason });
     } finally {

@@ -1,0 +1,259 @@
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT, startGateway, type Gateway } from '../support/gateway';
+import { waitFor } from '../support/net';
+import { notebook, runbooksDir, writeNotebook } from '../support/notebooks';
+import { createOrdersTarget } from '../support/pg-target';
+import { createDatabase } from '../support/postgres';
+import { SseReader } from '../support/sse';
+
+type Person = 'alice' | 'bob' | 'dave' | 'carol' | 'mallory';
+
+function ordersRunbook(fixComment = ''): string {
+  return notebook({
+    title: 'Retry stuck orders (test)',
+    targets: ['orders-db'],
+    environment: 'prod',
+    cells: [
+      { id: 'params', tags: ['parameters'], source: 'dsn_file = "/tmp/unset"' },
+      {
+        id: 'look',
+        source:
+          'import rungate\nwith rungate.connect("orders-db") as c:\n    print(c.execute("select count(*) from orders where status = \'stuck\'").fetchone()[0])',
+      },
+      {
+        id: 'fix',
+        tags: ['mutating'],
+        source: `${fixComment}import os, rungate\nELEVATED = os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"]\nwith rungate.connect("orders-db") as c:\n    c.execute("update orders set status = 'retried' where status = 'stuck'")\nprint("fixed")`,
+      },
+      {
+        id: 'fix-slow',
+        tags: ['mutating'],
+        source: 'import os, time\nopen(dsn_file, "w").write(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])\ntime.sleep(60)',
+      },
+      {
+        id: 'fix-die',
+        tags: ['mutating'],
+        source: 'import os\nopen(dsn_file, "w").write(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])\nos._exit(1)',
+      },
+      { id: 'reuse', source: 'import psycopg\npsycopg.connect(ELEVATED).execute("select 1")' },
+    ],
+  });
+}
+
+async function canWrite(dsn: string): Promise<boolean> {
+  const c = new Client({ connectionString: dsn, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query(`UPDATE orders SET status = status WHERE id = 1`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+describe('approvals over HTTP with a real PostgreSQL target', () => {
+  let gw: Gateway;
+  let runbooks: string;
+  let conf: string;
+  let policies: string;
+  let target: { url: string };
+  const tokens = new Map<Person, string>();
+
+  beforeAll(async () => {
+    const admin = inject('postgresUrl');
+    target = await createOrdersTarget(admin, 'e2e_appr');
+    runbooks = runbooksDir({ 'test/orders-fix': ordersRunbook() });
+    conf = mkdtempSync(join(tmpdir(), 'rungate-approvals-'));
+    policies = join(conf, 'policies');
+    cpSync(join(ROOT, 'policies'), policies, { recursive: true });
+    writeFileSync(
+      join(conf, 'targets.yaml'),
+      [
+        'targets:',
+        '  - name: orders-db',
+        '    environment: prod',
+        '    kind: postgres',
+        '    adminUrl: { env: ORDERS_DB_ADMIN_URL }',
+        '    readRole: e2e_appr_read',
+        '    writeRole: e2e_appr_write',
+      ].join('\n'),
+    );
+    gw = await startGateway({
+      env: {
+        DATABASE_URL: await createDatabase(admin, 'e2e_approvals'),
+        RUNGATE_RUNBOOKS_DIR: runbooks,
+        RUNGATE_POLICY_DIR: policies,
+        RUNGATE_TARGETS_FILE: join(conf, 'targets.yaml'),
+        RUNGATE_TARGET_ROLE_PREFIX: 'rgappr_',
+        ORDERS_DB_ADMIN_URL: target.url,
+      },
+    });
+    for (const p of ['alice', 'bob', 'dave', 'carol'] as const) tokens.set(p, await gw.token(p));
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    rmSync(runbooks, { recursive: true, force: true });
+    rmSync(conf, { recursive: true, force: true });
+  });
+
+  const as = (p: Person) => tokens.get(p) as string;
+  const startSession = async (who: Person = 'alice') => {
+    const dsnFile = join(conf, `dsn-${Math.random().toString(16).slice(2)}`);
+    const r = await gw.api('/v1/sessions', {
+      token: as(who),
+      body: { runbook: 'test/orders-fix', reason: 'stuck orders, INC-1', parameters: { dsn_file: dsnFile } },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return { id: r.body.id as string, dsnFile };
+  };
+  const exec = (session: string, cell: string, who: Person = 'alice', body?: unknown, wait = true) =>
+    gw.api(`/v1/sessions/${session}/cells/${cell}/execute${wait ? '' : '?wait=false'}`, {
+      token: as(who),
+      method: 'POST',
+      body,
+    });
+  const request = async (session: string, cell: string) => {
+    const r = await gw.api('/v1/approvals', { token: as('alice'), body: { session, cell, reason: 'retry the stuck orders' } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return r.body.approval?.id ?? r.body.id;
+  };
+  const approve = (id: string, who: Person) =>
+    gw.api(`/v1/approvals/${id}/approve`, { token: as(who), body: { comment: `ok by ${who}` } });
+  const grant = async (session: string, cell: string) => {
+    const id = await request(session, cell);
+    expect((await approve(id, 'bob')).status).toBe(200);
+    expect((await approve(id, 'dave')).status).toBe(200);
+    return id;
+  };
+
+  it('runs a mutating cell once, after two approvers other than the requester, and its write lands', async () => {
+    const s = await startSession();
+    expect((await exec(s.id, 'look')).body.outputs[0].text.trim()).toBe('2');
+    const id = await request(s.id, 'fix');
+
+    const self = await approve(id, 'alice');
+    expect(self.status).toBe(403);
+    // Separation of duties holds even where policy lets the requester approve: bob may
+    // approve, but not what he asked for himself.
+    const bobs = await startSession('bob');
+    const own = await gw.api('/v1/approvals', { token: as('bob'), body: { session: bobs.id, cell: 'fix', reason: 'mine' } });
+    expect(own.status).toBe(201);
+    const selfBob = await approve(own.body.approval?.id ?? own.body.id, 'bob');
+    expect(selfBob.status).toBe(403);
+    expect(selfBob.body.detail).toMatch(/requester|own|separation/i);
+
+    expect((await approve(id, 'bob')).status).toBe(200);
+    const early = await exec(s.id, 'fix');
+    expect(early.status).toBe(403);
+    expect(early.body.code).toBe('approval_required');
+    expect(early.body.reason_code).toBe('pending');
+
+    expect((await approve(id, 'dave')).status).toBe(200);
+    const view = await gw.api(`/v1/approvals/${id}`, { token: as('dave') });
+    expect(view.status).toBe(200);
+    expect(view.body.approval.code).toContain("update orders set status = 'retried'");
+    expect(view.body.approval.parameters.values.dsn_file).toBe(s.dsnFile);
+    expect(view.body.approval.targets).toEqual(['orders-db']);
+    expect(view.body.approval.environment).toBe('prod');
+    expect(view.body.priorOutputs.map((o: { cellId: string }) => o.cellId)).toContain('look');
+
+    // Ten calls at once with one approval: exactly one runs.
+    const calls = await Promise.all(Array.from({ length: 10 }, () => exec(s.id, 'fix')));
+    const ran = calls.filter((c) => c.status === 200);
+    expect(ran).toHaveLength(1);
+    expect(ran[0].body.status, JSON.stringify(ran[0].body.error)).toBe('ok');
+    for (const c of calls.filter((x) => x.status !== 200)) expect([403, 409]).toContain(c.status);
+
+    const check = new Client({ connectionString: target.url });
+    await check.connect();
+    const stuck = await check.query(`SELECT count(*)::int AS n FROM orders WHERE status = 'stuck'`);
+    await check.end();
+    expect(stuck.rows[0].n).toBe(0);
+
+    // The elevated connection string dies with its cell.
+    const reuse = await exec(s.id, 'reuse');
+    expect(reuse.body.status).toBe('error');
+    expect(reuse.body.error.ename).toBe('OperationalError');
+
+    const again = await exec(s.id, 'fix');
+    expect(again.status).toBe(403);
+    expect(again.body.reason_code).toBe('consumed');
+  });
+
+  it('revokes elevated credentials when the approved cell is interrupted or its kernel dies', async () => {
+    const s = await startSession();
+    await grant(s.id, 'fix-slow');
+    const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, as('alice'));
+    const queued = await exec(s.id, 'fix-slow', 'alice', undefined, false);
+    expect(queued.status).toBe(202);
+    await waitFor('the cell to write its connection string', async () => existsSync(s.dsnFile) && readFileSync(s.dsnFile, 'utf8').length > 0);
+    const dsn = readFileSync(s.dsnFile, 'utf8');
+    expect(await canWrite(dsn)).toBe(true);
+    await gw.api(`/v1/sessions/${s.id}/interrupt`, { token: as('alice'), method: 'POST' });
+    const done = await sse.waitFor((e) => e.event === 'execution.finished' && (e.data as { execution: string }).execution === queued.body.id);
+    expect((done.data as { status: string }).status).toBe('interrupted');
+    await sse.close();
+    await waitFor('the elevated role to be gone', async () => !(await canWrite(dsn)), 5000);
+
+    rmSync(s.dsnFile, { force: true });
+    await grant(s.id, 'fix-die');
+    const died = await exec(s.id, 'fix-die');
+    expect(died.body.status).toBe('kernel_died');
+    const dsn2 = readFileSync(s.dsnFile, 'utf8');
+    expect(dsn2).not.toBe(dsn);
+    await waitFor('the elevated role of the dead kernel to be gone', async () => !(await canWrite(dsn2)), 5000);
+  });
+
+  it('makes an approval unusable when the runbook changes, and shows approvers the diff', async () => {
+    const s = await startSession();
+    await grant(s.id, 'fix');
+    writeNotebook(runbooks, 'test/orders-fix', ordersRunbook('# retried by rungate\n'));
+    const refused = await waitFor('the change to be seen', async () => {
+      const r = await exec(s.id, 'fix');
+      return r.status === 403 ? r : undefined;
+    }, 3000);
+    expect(refused.body.code).toBe('approval_required');
+    expect(refused.body.reason_code).toBe('code_changed');
+    expect(refused.body.detail).toMatch(/changed/);
+
+    const s2 = await startSession();
+    const id = await request(s2.id, 'fix');
+    const view = await gw.api(`/v1/approvals/${id}`, { token: as('bob') });
+    expect(view.body.sinceLastRun.codeChanged).toBe(true);
+    expect(view.body.sinceLastRun.diff).toContain('+# retried by rungate');
+  });
+
+  it('lets a permitted person break glass, marks it critical and queues it for review', async () => {
+    const bobs = await startSession('bob');
+    const refused = await exec(bobs.id, 'fix', 'bob', { breakGlass: { reason: 'payments down, nobody answers' } });
+    expect(refused.status).toBe(403);
+
+    appendFileSync(join(policies, 'policy.csv'), '\ng, user:alice, group:incident-commanders\n');
+    const s = await startSession();
+    const ran = await waitFor('break-glass to be allowed', async () => {
+      const r = await exec(s.id, 'fix', 'alice', { breakGlass: { reason: 'payments down, nobody answers', incident: 'INC-9' } });
+      return r.status === 200 ? r : undefined;
+    }, 5000);
+    expect(ran.body.status).toBe('ok');
+
+    const queue = await gw.api('/v1/approvals?state=needs_review', { token: as('bob') });
+    const item = queue.body.approvals.find((a: { approval: { sessionId: string } }) => a.approval.sessionId === s.id);
+    expect(item).toBeDefined();
+    expect(item.approval.severity).toBe('critical');
+    const events = await gw.api(`/v1/audit/events?session=${s.id}&type=cell.execution.requested`, { token: as('carol') });
+    const critical = events.body.events.filter((e: { severity: string }) => e.severity === 'critical');
+    expect(critical).toHaveLength(1);
+
+    const ack = await gw.api(`/v1/approvals/${item.approval.id}/acknowledge`, { token: as('bob'), body: { comment: 'reviewed' } });
+    expect(ack.status).toBe(200);
+    const after = await gw.api('/v1/approvals?state=needs_review', { token: as('bob') });
+    expect(after.body.approvals.some((a: { approval: { id: string } }) => a.approval.id === item.approval.id)).toBe(false);
+  });
+});
