@@ -695,7 +695,10 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     // Credentials and session identity reach the kernel as environment variables,
     // set by a silent cell: pooled kernels were started before the session existed.
     const env = { ...rt.credentials.env, RUNGATE_SESSION_ID: rt.id, RUNGATE_RUNBOOK: rt.runbook.id };
-    const prelude = await kernel.execute(preludeCode(env), { silent: true, storeHistory: false });
+    const prelude = await kernel.execute(`${preludeCode(env)}\n${TRACE_HOOK}`, {
+      silent: true,
+      storeHistory: false,
+    });
     if (prelude.status !== 'ok') {
       rt.unbindKernel();
       await kernel.shutdown().catch(() => undefined);
@@ -829,6 +832,25 @@ function rejectParameters(values: Record<string, unknown> | undefined): Record<s
   }
   return {};
 }
+
+/**
+ * Python run once per kernel: before each cell, TRACEPARENT in the environment is
+ * the trace context the gateway sent with that cell's execute_request, so work the
+ * runbook does downstream (HTTP calls, SQL comments) can join the command's trace.
+ */
+const TRACE_HOOK = [
+  'def __rg_traceparent(*_):',
+  '    import os',
+  '    try:',
+  '        tp = (get_ipython().kernel.get_parent().get("metadata") or {}).get("traceparent")',
+  '    except Exception:',
+  '        tp = None',
+  '    if tp:',
+  '        os.environ["TRACEPARENT"] = tp',
+  '    else:',
+  '        os.environ.pop("TRACEPARENT", None)',
+  'get_ipython().events.register("pre_run_cell", __rg_traceparent)',
+].join('\n');
 
 /** Python that sets environment variables from JSON, with no value ever spliced into code. */
 export function preludeCode(env: Record<string, string>): string {

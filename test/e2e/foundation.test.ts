@@ -167,6 +167,18 @@ describe('foundation over HTTP', () => {
     expect(text).not.toContain('gateway-secret-that-must-not-leak');
   });
 
+  it('hands the request\'s trace context to the kernel for each cell', async () => {
+    const s = await startSession('test/diagnostics');
+    const traceId = 'a1'.repeat(16);
+    const res = await gw.api(`/v1/sessions/${s.id}/cells/trace/execute`, {
+      token,
+      method: 'POST',
+      headers: { traceparent: `00-${traceId}-${'b2'.repeat(8)}-01` },
+    });
+    expect(res.body.status).toBe('ok');
+    expect(res.body.outputs[0].text.trim()).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`));
+  });
+
   it('refuses a mutating cell with approval_required', async () => {
     const s = await startSession('test/diagnostics');
     const res = await exec(s.id, 'write');

@@ -78,6 +78,7 @@ export const DIAGNOSTICS = notebook({
     { id: 'sleep', source: 'import time\ntime.sleep(60)' },
     { id: 'environ', source: 'import os\nprint(dict(os.environ))' },
     { id: 'answer', source: '6 * 7' },
+    { id: 'trace', source: 'import os\nprint(os.environ.get("TRACEPARENT"))' },
     { id: 'write', tags: ['mutating'], source: 'print("would change production")' },
     { id: 'after', source: 'print("after the mutating cell")' },
   ],
