@@ -1,19 +1,14 @@
+import { SessionFactsAdapter } from '../../src/sessions/session-facts';
+import { SessionsStoreModule } from '../../src/sessions/sessions-store.module';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Injectable, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import {
-  ApprovalsModule,
-  ApprovalsService,
-  ApprovalWebhook,
-  type ApprovalSessionFacts,
-  type PriorCellRun,
-  type SessionFacts,
-} from '../../src/approvals';
+import { ApprovalsModule, ApprovalsService, ApprovalWebhook } from '../../src/approvals';
 import { AuthGuard } from '../../src/auth/auth.guard';
 import { AuthModule } from '../../src/auth/auth.module';
 import type { Principal } from '../../src/auth/principal';
@@ -36,74 +31,6 @@ import { notebook, type CellSpec } from '../support/notebooks';
  * sessions, executions and runbook_snapshots tables (the sessions module provides the
  * production implementation), and factories that insert those rows with SQL.
  */
-
-/** Reads sessions the way the sessions module stores them. */
-@Injectable()
-export class SqlSessionFacts implements ApprovalSessionFacts {
-  constructor(private readonly db: Database) {}
-
-  async sessionFacts(sessionId: string): Promise<SessionFacts | undefined> {
-    const r = await this.db.query<{
-      id: string;
-      owner_sub: string;
-      owner_name: string;
-      state: string;
-      runbook_id: string;
-      runbook_version: string;
-      environment: string;
-      targets: string[];
-      parameters: Record<string, unknown>;
-      content: string;
-    }>(
-      `SELECT s.*, r.content FROM sessions s
-       JOIN runbook_snapshots r ON r.runbook_id = s.runbook_id AND r.version = s.runbook_version
-       WHERE s.id = $1`,
-      [sessionId],
-    );
-    const row = r.rows[0];
-    if (row === undefined) return undefined;
-    const runbook = parseNotebook(row.runbook_id, row.content, { defaultKernel: 'python3' });
-    if (!runbook.valid) throw new Error(`stored runbook is invalid: ${runbook.reason}`);
-    return {
-      id: row.id,
-      owner: { sub: row.owner_sub, name: row.owner_name },
-      open: row.state !== 'ended' && row.state !== 'lost',
-      runbook: { id: row.runbook_id, version: row.runbook_version },
-      environment: row.environment,
-      targets: row.targets,
-      parameters: row.parameters,
-      cells: runbook.cells.map((c) => ({
-        id: c.id,
-        index: c.index,
-        type: c.type,
-        class: c.class,
-        source: c.source,
-        sha256: c.sha256,
-      })),
-    };
-  }
-
-  async priorOutputs(sessionId: string): Promise<PriorCellRun[]> {
-    const r = await this.db.query<{
-      id: string;
-      seq: number;
-      cell_id: string;
-      state: string;
-      outputs: unknown[];
-      truncated: boolean;
-      finished_at: Date | null;
-    }>('SELECT * FROM executions WHERE session_id = $1 ORDER BY seq', [sessionId]);
-    return r.rows.map((e) => ({
-      executionId: e.id,
-      seq: e.seq,
-      cellId: e.cell_id,
-      state: e.state,
-      outputs: e.outputs,
-      truncated: e.truncated,
-      finishedAt: e.finished_at,
-    }));
-  }
-}
 
 export const REFUND_CODE =
   'cur.execute("UPDATE orders SET refunded = true WHERE id = %s", (order_id,))';
@@ -238,7 +165,8 @@ export async function startApprovalsApp(
       DbModule,
       AuthModule,
       PolicyModule,
-      ApprovalsModule.register({ facts: SqlSessionFacts }),
+      // The sessions module's own port implementation, over the same tables.
+      ApprovalsModule.register({ facts: SessionFactsAdapter, imports: [SessionsStoreModule] }),
     ],
     providers: [
       { provide: APP_GUARD, useExisting: AuthGuard },
