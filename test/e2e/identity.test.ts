@@ -79,6 +79,25 @@ describe('identity and policy over HTTP', () => {
     const audit = await gw.api(`/v1/sessions/${bobs.body.id}`, { token: carol });
     expect(audit.status).toBe(200);
     expect(audit.body.owner.sub).toBe('bob');
+
+    // Both refusals are in the audit trail, each with what it was evaluated as and why.
+    const decisions = await waitFor('the decisions to be recorded', async () => {
+      const r = await gw.api('/v1/audit/events?type=policy.decision&limit=1000', { token: carol });
+      const denies = r.body.events.filter(
+        (e: { decision: { effect: string; action: string }; actor: { sub: string } }) =>
+          e.decision.effect === 'deny' &&
+          ((e.actor.sub === 'carol' && e.decision.action === 'session:start') ||
+            (e.actor.sub === 'alice' && e.decision.action === 'session:read')),
+      );
+      return denies.length >= 2 ? denies : undefined;
+    });
+    for (const d of decisions) {
+      expect(d.decision.subjects.length).toBeGreaterThan(0);
+      expect(d.decision.reason.length).toBeGreaterThan(0);
+      expect(d.decision).toHaveProperty('rule');
+    }
+    const aliceDeny = decisions.find((d: { actor: { sub: string } }) => d.actor.sub === 'alice');
+    expect(aliceDeny.decision.owner).toBe('bob');
   });
 
   it('applies a policy change on disk within 2 s', async () => {
