@@ -7,6 +7,7 @@ const plugins = [swc.vite({ module: { type: 'es6' } })];
 export default defineConfig({
   plugins,
   test: {
+    reporters: ['default', './test/setup/summary-reporter.ts'],
     // Real servers (PostgreSQL, Kafka) are started once for the whole run.
     globalSetup: ['test/setup/global-setup.ts'],
     projects: [
