@@ -29,7 +29,12 @@ function percentile(values: number[], p: number): number {
 }
 
 /** Runs `1+1` in `SESSIONS` sessions at once until `seconds` pass; answers the executions made. */
-async function load(gw: Gateway, token: string, sessions: string[], seconds: number): Promise<number> {
+async function load(
+  gw: Gateway,
+  token: string,
+  sessions: string[],
+  seconds: number,
+): Promise<number> {
   const until = Date.now() + seconds * 1000;
   let n = 0;
   await Promise.all(
@@ -45,12 +50,16 @@ async function load(gw: Gateway, token: string, sessions: string[], seconds: num
 }
 
 async function unpublished(db: Client): Promise<number> {
-  const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE published_at IS NULL');
+  const r = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM audit_events WHERE published_at IS NULL',
+  );
   return r.rows[0].n;
 }
 
 async function main(): Promise<void> {
-  console.log(`rungate audit benchmark: ${SESSIONS} sessions, ${FILL_SECONDS} s of backlog, ${LOAD_SECONDS} s of load`);
+  console.log(
+    `rungate audit benchmark: ${SESSIONS} sessions, ${FILL_SECONDS} s of backlog, ${LOAD_SECONDS} s of load`,
+  );
   const pg = await startPostgres();
   const kafka = await startKafka();
   const dir = runbooksDir({ 'bench/one': RUNBOOK });
@@ -73,7 +82,10 @@ async function main(): Promise<void> {
     const token = await gw.token('alice');
     const sessions: string[] = [];
     for (let i = 0; i < SESSIONS; i++) {
-      const r = await gw.api('/v1/sessions', { token, body: { runbook: 'bench/one', reason: 'audit benchmark' } });
+      const r = await gw.api('/v1/sessions', {
+        token,
+        body: { runbook: 'bench/one', reason: 'audit benchmark' },
+      });
       sessions.push(r.body.id);
     }
 
@@ -92,11 +104,13 @@ async function main(): Promise<void> {
     const drained = left;
 
     // 2. Lag under load.
-    const before = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events')).rows[0].n;
+    const before = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events'))
+      .rows[0].n;
     const loadStart = Date.now();
     const ran = await load(gw, token, sessions, LOAD_SECONDS);
     const loadEnd = Date.now();
-    const total = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events')).rows[0].n;
+    const total = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events'))
+      .rows[0].n;
     // Every event reaches a consumer (a sanity check, not a timing)...
     const seen = new Set<string>();
     await consumeUntil(
@@ -119,11 +133,21 @@ async function main(): Promise<void> {
     console.log('');
     console.log('| measure | value |');
     console.log('|---|---|');
-    console.log(`| backlog built with the broker down | ${backlog} events (${filled} executions) |`);
-    console.log(`| outbox drained to Kafka from the first publish | ${drainSeconds.toFixed(2)} s |`);
-    console.log(`| relay throughput, outbox → broker | ${(drained / drainSeconds).toFixed(0)} events/s |`);
-    console.log(`| events produced under load | ${((total - before) / LOAD_SECONDS).toFixed(0)} events/s (${ran} executions) |`);
-    console.log(`| end-to-end lag (event time → acked by Kafka), p50 | ${percentile(lags, 50).toFixed(1)} ms |`);
+    console.log(
+      `| backlog built with the broker down | ${backlog} events (${filled} executions) |`,
+    );
+    console.log(
+      `| outbox drained to Kafka from the first publish | ${drainSeconds.toFixed(2)} s |`,
+    );
+    console.log(
+      `| relay throughput, outbox → broker | ${(drained / drainSeconds).toFixed(0)} events/s |`,
+    );
+    console.log(
+      `| events produced under load | ${((total - before) / LOAD_SECONDS).toFixed(0)} events/s (${ran} executions) |`,
+    );
+    console.log(
+      `| end-to-end lag (event time → acked by Kafka), p50 | ${percentile(lags, 50).toFixed(1)} ms |`,
+    );
     console.log(`| end-to-end lag, p99 | ${percentile(lags, 99).toFixed(1)} ms |`);
     console.log(`| events read back by a consumer | ${seen.size} of ${total} |`);
   } finally {

@@ -33,7 +33,11 @@ function percentile(sorted: number[], p: number): number {
 
 function summary(samples: number[]): { p50: number; p99: number; mean: number } {
   const s = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(s, 50), p99: percentile(s, 99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+  return {
+    p50: percentile(s, 50),
+    p99: percentile(s, 99),
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+  };
 }
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
@@ -75,12 +79,16 @@ async function direct(): Promise<number[]> {
 }
 
 async function throughGateway(gw: Gateway, token: string): Promise<number[]> {
-  const s = await gw.api('/v1/sessions', { token, body: { runbook: 'bench/one', reason: 'benchmark' } });
+  const s = await gw.api('/v1/sessions', {
+    token,
+    body: { runbook: 'bench/one', reason: 'benchmark' },
+  });
   if (s.status !== 201) throw new Error(`session start failed: ${JSON.stringify(s.body)}`);
   const path = `/v1/sessions/${s.body.id}/cells/one/execute`;
   const once = async () => {
     const r = await gw.api(path, { token, method: 'POST' });
-    if (r.status !== 200 || r.body.status !== 'ok') throw new Error(`execute failed: ${JSON.stringify(r.body)}`);
+    if (r.status !== 200 || r.body.status !== 'ok')
+      throw new Error(`execute failed: ${JSON.stringify(r.body)}`);
   };
   for (let i = 0; i < WARMUP; i++) await once();
   const samples: number[] = [];
@@ -96,7 +104,10 @@ async function sessionStarts(gw: Gateway, token: string, waitForPool: boolean): 
     let id = '';
     samples.push(
       await timeIt(async () => {
-        const r = await gw.api('/v1/sessions', { token, body: { runbook: 'bench/one', reason: 'benchmark start' } });
+        const r = await gw.api('/v1/sessions', {
+          token,
+          body: { runbook: 'bench/one', reason: 'benchmark start' },
+        });
         if (r.status !== 201) throw new Error(`session start failed: ${JSON.stringify(r.body)}`);
         id = r.body.id;
       }),
@@ -120,10 +131,16 @@ async function poolReady(gw: Gateway): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = runbooksDir({ 'bench/one': BENCH_RUNBOOK });
-  const env: Record<string, string> = { RUNGATE_RUNBOOKS_DIR: dir, NODE_ENV: 'development', RUNGATE_LOG_LEVEL: 'error' };
+  const env: Record<string, string> = {
+    RUNGATE_RUNBOOKS_DIR: dir,
+    NODE_ENV: 'development',
+    RUNGATE_LOG_LEVEL: 'error',
+  };
   if (process.env.DATABASE_URL) env.DATABASE_URL = process.env.DATABASE_URL;
   const database = process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : 'embedded PGlite';
-  console.log(`rungate benchmark: ${N} executions of "1+1" each way, ${STARTS} session starts each way, ${database}`);
+  console.log(
+    `rungate benchmark: ${N} executions of "1+1" each way, ${STARTS} session starts each way, ${database}`,
+  );
 
   const directSamples = await direct();
   const warm = await startGateway({ env: { ...env, RUNGATE_KERNEL_POOL_SIZE: '2' } });
@@ -154,10 +171,14 @@ async function main(): Promise<void> {
   console.log('|---|---|---|');
   console.log(`| cell \`1+1\`, direct over ZeroMQ | ${ms(d.p50)} | ${ms(d.p99)} |`);
   console.log(`| cell \`1+1\`, through the gateway (HTTP) | ${ms(g.p50)} | ${ms(g.p99)} |`);
-  console.log(`| ratio gateway/direct | ${(g.p50 / d.p50).toFixed(2)}x | ${(g.p99 / d.p99).toFixed(2)}x |`);
+  console.log(
+    `| ratio gateway/direct | ${(g.p50 / d.p50).toFixed(2)}x | ${(g.p99 / d.p99).toFixed(2)}x |`,
+  );
   console.log(`| session start, warm pool | ${ms(w.p50)} | ${ms(w.p99)} |`);
   console.log(`| session start, cold (pool size 0) | ${ms(c.p50)} | ${ms(c.p99)} |`);
-  console.log(`| ratio cold/warm start | ${(c.p50 / w.p50).toFixed(2)}x | ${(c.p99 / w.p99).toFixed(2)}x |`);
+  console.log(
+    `| ratio cold/warm start | ${(c.p50 / w.p50).toFixed(2)}x | ${(c.p99 / w.p99).toFixed(2)}x |`,
+  );
 }
 
 main().then(

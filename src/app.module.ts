@@ -26,7 +26,11 @@ export class AppModule {
           pinoHttp: {
             level: config.logLevel,
             // Tokens and cookies never reach the log.
-            redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+            redact: [
+              'req.headers.authorization',
+              'req.headers.cookie',
+              'res.headers["set-cookie"]',
+            ],
             customProps: () => ({ service: 'rungate' }),
             autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
           },

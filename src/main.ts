@@ -56,7 +56,9 @@ function banner(url: string, config: AppConfig, devIssuer: string | undefined): 
     devIssuer
       ? `Development identity provider: ${devIssuer} (demo people alice, bob, dave, carol, mallory; client demo-<name>, secret demo)`
       : '',
-    config.demoTarget.enabled ? 'Demo production target "demo-shop" is up; the sample runbooks query it.' : '',
+    config.demoTarget.enabled
+      ? 'Demo production target "demo-shop" is up; the sample runbooks query it.'
+      : '',
     'Try it:',
     ...tokenStep,
     `  curl -s -H "Authorization: Bearer $TOKEN" ${url}/v1/runbooks`,

@@ -54,7 +54,9 @@ export class AuditRelayRunner implements OnApplicationBootstrap, BeforeApplicati
     const gone = await this.instance.reapGone();
     if (gone.length > 0) {
       await this.repo.releaseLeases(this.db, gone);
-      this.logger.warn(`took over the audit relay work of ${gone.length} gateway instance(s) that are gone`);
+      this.logger.warn(
+        `took over the audit relay work of ${gone.length} gateway instance(s) that are gone`,
+      );
     }
     this.audit.attachRelay(this.relay);
     await this.audit.recordNow('gateway.started', {

@@ -5,7 +5,9 @@ describe(Redactor.name, () => {
   describe('text', () => {
     it('hides every occurrence of a known secret', () => {
       const r = new Redactor(['s3cr3t-token-value']);
-      expect(r.text('a s3cr3t-token-value b s3cr3t-token-value')).toBe(`a ${REDACTED} b ${REDACTED}`);
+      expect(r.text('a s3cr3t-token-value b s3cr3t-token-value')).toBe(
+        `a ${REDACTED} b ${REDACTED}`,
+      );
     });
 
     it('replaces the longer of two overlapping secrets whole', () => {
@@ -24,7 +26,9 @@ describe(Redactor.name, () => {
 
     it('hides bearer tokens, password assignments and JWTs', () => {
       const r = new Redactor();
-      expect(r.text('Authorization: Bearer abcdefgh12345678')).toBe(`Authorization: Bearer ${REDACTED}`);
+      expect(r.text('Authorization: Bearer abcdefgh12345678')).toBe(
+        `Authorization: Bearer ${REDACTED}`,
+      );
       expect(r.text('password=hunter22 user=x')).toBe(`password=${REDACTED} user=x`);
       expect(r.text('{"api_key": "k-123456"}')).toBe(`{"api_key": "${REDACTED}"}`);
       const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXZhbHVl';

@@ -2,12 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type {
-  AppConfig,
-  ApprovalsConfig,
-  AuditConfig,
-  AuditKafkaConfig,
-} from './config.types';
+import type { AppConfig, ApprovalsConfig, AuditConfig, AuditKafkaConfig } from './config.types';
 
 /** Thrown with every problem found, so an operator fixes them all in one go. */
 export class ConfigError extends Error {
@@ -28,7 +23,11 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
   const merged: Env = { ...readConfigFile(env.RUNGATE_CONFIG, rootDir, problems), ...env };
   const r = new Reader(merged, problems);
 
-  const nodeEnv = r.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const nodeEnv = r.oneOf(
+    'NODE_ENV',
+    ['development', 'production', 'test'] as const,
+    'development',
+  );
   const dataDir = r.path('RUNGATE_DATA_DIR', rootDir, '.data');
   const config: AppConfig = {
     nodeEnv,
@@ -97,7 +96,9 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
     approvals: approvalsConfig(r, rootDir, problems),
   };
   if (config.kernels.heartbeatIntervalMs > 2000) {
-    problems.push('RUNGATE_KERNEL_HEARTBEAT_INTERVAL must be at most 2 s so a dead kernel is seen within 5 s');
+    problems.push(
+      'RUNGATE_KERNEL_HEARTBEAT_INTERVAL must be at most 2 s so a dead kernel is seen within 5 s',
+    );
   }
   if (!/^[a-z][a-z0-9_]{0,19}$/.test(config.targets.rolePrefix)) {
     problems.push(
@@ -123,7 +124,9 @@ function auditConfig(r: Reader, dataDir: string, rootDir: string, problems: stri
     const username = r.optionalString('KAFKA_SASL_USERNAME');
     const password = r.optionalString('KAFKA_SASL_PASSWORD');
     if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
-      problems.push(`KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512 (got "${mechanism}")`);
+      problems.push(
+        `KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512 (got "${mechanism}")`,
+      );
     } else if (username === undefined || password === undefined) {
       problems.push('KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
     } else {
@@ -132,7 +135,9 @@ function auditConfig(r: Reader, dataDir: string, rootDir: string, problems: stri
   }
   const topic = r.string('RUNGATE_AUDIT_TOPIC', 'rungate.audit');
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) {
-    problems.push(`RUNGATE_AUDIT_TOPIC must be 1 to 249 letters, digits, ".", "_" or "-" (got "${topic}")`);
+    problems.push(
+      `RUNGATE_AUDIT_TOPIC must be 1 to 249 letters, digits, ".", "_" or "-" (got "${topic}")`,
+    );
   }
   return {
     kafka:
@@ -179,9 +184,13 @@ function approvalsConfig(r: Reader, rootDir: string, problems: string[]): Approv
       problems.push('RUNGATE_APPROVAL_WEBHOOK_URL must be an http or https URL');
     }
     if (inline !== undefined && file !== undefined) {
-      problems.push('set RUNGATE_APPROVAL_WEBHOOK_SECRET or RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE, not both');
+      problems.push(
+        'set RUNGATE_APPROVAL_WEBHOOK_SECRET or RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE, not both',
+      );
     } else if (inline === undefined && file === undefined) {
-      problems.push('RUNGATE_APPROVAL_WEBHOOK_URL needs RUNGATE_APPROVAL_WEBHOOK_SECRET or RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE');
+      problems.push(
+        'RUNGATE_APPROVAL_WEBHOOK_URL needs RUNGATE_APPROVAL_WEBHOOK_SECRET or RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE',
+      );
     } else if (file !== undefined && !existsSync(resolve(rootDir, file))) {
       problems.push(`RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE: no file at ${resolve(rootDir, file)}`);
     }
@@ -211,7 +220,11 @@ export function defaultRootDir(): string {
  * The targets file: a named one must exist; the default (targets.yaml in the root) is
  * optional, and without it only the demo target is configured.
  */
-function targetsFile(named: string | undefined, rootDir: string, problems: string[]): string | undefined {
+function targetsFile(
+  named: string | undefined,
+  rootDir: string,
+  problems: string[],
+): string | undefined {
   if (named === undefined) {
     const fallback = resolve(rootDir, 'targets.yaml');
     return existsSync(fallback) ? fallback : undefined;
@@ -285,7 +298,9 @@ class Reader {
     if (v === undefined) return fallbackSeconds * 1000;
     const n = Number(v);
     if (!Number.isFinite(n) || n <= 0 || n > 7 * 24 * 3600) {
-      this.problems.push(`${name} must be a number of seconds above 0 and at most a week (got "${v}")`);
+      this.problems.push(
+        `${name} must be a number of seconds above 0 and at most a week (got "${v}")`,
+      );
       return fallbackSeconds * 1000;
     }
     return Math.round(n * 1000);

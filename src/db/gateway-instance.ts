@@ -62,7 +62,10 @@ export class GatewayInstance {
       .filter((r) => r.stale || (r.host === this.host && !processRuns(r.pid)))
       .map((r) => r.id);
     if (gone.length > 0) {
-      await this.db.query('UPDATE gateway_instances SET stopped_at = now() WHERE id = ANY($1::uuid[])', [gone]);
+      await this.db.query(
+        'UPDATE gateway_instances SET stopped_at = now() WHERE id = ANY($1::uuid[])',
+        [gone],
+      );
     }
     return gone;
   }

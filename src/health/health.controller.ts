@@ -40,34 +40,43 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness: database, kernels, catalog and policy are usable' })
   readiness() {
     return this.health.check([
-      () => this.check('database', async () => {
-        await this.db.ping();
-        return { embedded: this.db.embedded };
-      }),
-      () => this.check('kernels', async () => {
-        const specs = this.kernels.specs();
-        if (specs.length === 0) throw new Error('no kernelspec found');
-        return { specs: specs.map((s) => s.name), pool: this.kernels.poolStats() };
-      }),
-      () => this.check('runbooks', async () => {
-        const all = this.runbooks.list();
-        return { valid: all.filter((r) => r.valid).length, invalid: all.filter((r) => !r.valid).length };
-      }),
+      () =>
+        this.check('database', async () => {
+          await this.db.ping();
+          return { embedded: this.db.embedded };
+        }),
+      () =>
+        this.check('kernels', async () => {
+          const specs = this.kernels.specs();
+          if (specs.length === 0) throw new Error('no kernelspec found');
+          return { specs: specs.map((s) => s.name), pool: this.kernels.poolStats() };
+        }),
+      () =>
+        this.check('runbooks', async () => {
+          const all = this.runbooks.list();
+          return {
+            valid: all.filter((r) => r.valid).length,
+            invalid: all.filter((r) => !r.valid).length,
+          };
+        }),
       // Events waiting too long for Kafka: executions go on, but this replica says so.
-      () => this.check('audit', async () => {
-        const b = await this.audit.backlogHealth();
-        const details = { backlog: b.events, oldestAgeSeconds: b.oldestAgeSeconds };
-        if (b.degraded) throw Object.assign(new Error('audit events are not reaching their sink'), { details });
-        return details;
-      }),
+      () =>
+        this.check('audit', async () => {
+          const b = await this.audit.backlogHealth();
+          const details = { backlog: b.events, oldestAgeSeconds: b.oldestAgeSeconds };
+          if (b.degraded)
+            throw Object.assign(new Error('audit events are not reaching their sink'), { details });
+          return details;
+        }),
       // A broken policy file does not take the gateway out of rotation: the last good
       // policy stays in force (every replica reads the same files), and this says why.
-      () => this.check('policy', async () => {
-        const h = this.policy.health();
-        return h.ok
-          ? { loadedAt: h.loadedAt }
-          : { degraded: true, error: h.error, inForceSince: h.loadedAt };
-      }),
+      () =>
+        this.check('policy', async () => {
+          const h = this.policy.health();
+          return h.ok
+            ? { loadedAt: h.loadedAt }
+            : { degraded: true, error: h.error, inForceSince: h.loadedAt };
+        }),
     ]);
   }
 
@@ -79,7 +88,10 @@ export class HealthController {
     return metricsRegistry.metrics();
   }
 
-  private async check(name: string, fn: () => Promise<Record<string, unknown>>): Promise<HealthIndicatorResult> {
+  private async check(
+    name: string,
+    fn: () => Promise<Record<string, unknown>>,
+  ): Promise<HealthIndicatorResult> {
     const ind = this.indicator.check(name);
     try {
       return ind.up(await fn());

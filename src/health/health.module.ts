@@ -6,7 +6,12 @@ import { RunbooksModule } from '../runbooks';
 import { HealthController } from './health.controller';
 
 @Module({
-  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' }), AuditModule, KernelsModule, RunbooksModule],
+  imports: [
+    TerminusModule.forRoot({ errorLogStyle: 'json' }),
+    AuditModule,
+    KernelsModule,
+    RunbooksModule,
+  ],
   controllers: [HealthController],
 })
 export class HealthModule {}

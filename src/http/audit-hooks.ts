@@ -51,7 +51,9 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
       this.policy.onReload((r) => {
         this.background(
           this.audit.recordNow('policy.reloaded', {
-            outcome: r.ok ? { result: 'success' } : { result: 'failure', reason: 'the policy files are invalid' },
+            outcome: r.ok
+              ? { result: 'success' }
+              : { result: 'failure', reason: 'the policy files are invalid' },
             details: {
               files: this.policy.health().files,
               loaded_at: r.loadedAt,
@@ -94,7 +96,9 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
                 http: {
                   method: req.method,
                   path,
-                  ...(typeof req.route?.path === 'string' ? { route: `/v1${req.route.path}`.replace('/v1/v1', '/v1') } : {}),
+                  ...(typeof req.route?.path === 'string'
+                    ? { route: `/v1${req.route.path}`.replace('/v1/v1', '/v1') }
+                    : {}),
                   status_code: res.statusCode,
                   duration_ms: Math.round(performance.now() - started),
                 },

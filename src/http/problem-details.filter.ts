@@ -81,7 +81,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   toProblem(exception: unknown): Problem {
     if (exception instanceof RungateError) {
       const status = httpStatusOf(exception.code);
-      if (status >= 500) this.log.warn({ err: exception, cause: exception.cause }, exception.message);
+      if (status >= 500)
+        this.log.warn({ err: exception, cause: exception.cause }, exception.message);
       return {
         ...exception.extensions,
         type: problemType(exception.code),
@@ -95,9 +96,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const code = CODE_BY_STATUS[status] ?? `http_${status}`;
       const body = exception.getResponse();
-      const messages = typeof body === 'object' && body !== null ? (body as { message?: unknown }).message : body;
+      const messages =
+        typeof body === 'object' && body !== null ? (body as { message?: unknown }).message : body;
       const list = Array.isArray(messages) ? messages.map(String) : undefined;
-      const detail = list ? list.join('; ') : typeof messages === 'string' ? messages : exception.message;
+      const detail = list
+        ? list.join('; ')
+        : typeof messages === 'string'
+          ? messages
+          : exception.message;
       return {
         type: problemType(code),
         title: TITLES[status] ?? 'Error',

@@ -18,7 +18,9 @@ export class RunbooksController {
 
   @Get()
   @Authorize('runbook:read')
-  @ApiOperation({ summary: 'The catalog you may read: valid runbooks, and invalid ones with their reason' })
+  @ApiOperation({
+    summary: 'The catalog you may read: valid runbooks, and invalid ones with their reason',
+  })
   list(@CurrentPrincipal() principal: Principal) {
     const visible = this.policy.filter(principal, 'runbook:read', this.runbooks.list(), (r) => ({
       runbook: r.id,

@@ -35,7 +35,12 @@ describe(OutputRecorder.name, () => {
       data: { 'text/plain': '2' },
       metadata: {},
     });
-    expect(r.lastError).toEqual({ output_type: 'error', ename: 'ValueError', evalue: 'bad', traceback: ['line 1'] });
+    expect(r.lastError).toEqual({
+      output_type: 'error',
+      ename: 'ValueError',
+      evalue: 'bad',
+      traceback: ['line 1'],
+    });
   });
 
   it('redacts secrets in what it records and in what it returns for streaming', () => {
@@ -50,23 +55,30 @@ describe(OutputRecorder.name, () => {
 
   it('stops keeping output past the cap and marks the truncation once', () => {
     const r = new OutputRecorder(200, new Redactor());
-    for (let i = 0; i < 50; i++) r.accept(stream(`line ${i} ${'x'.repeat(20)}\n`, i % 2 ? 'stderr' : 'stdout'));
+    for (let i = 0; i < 50; i++)
+      r.accept(stream(`line ${i} ${'x'.repeat(20)}\n`, i % 2 ? 'stderr' : 'stdout'));
     expect(r.truncated).toBe(true);
     expect(r.size).toBeLessThanOrEqual(200);
-    const markers = r.outputs.filter((o) => o.output_type === 'stream' && o.text.includes('truncated'));
+    const markers = r.outputs.filter(
+      (o) => o.output_type === 'stream' && o.text.includes('truncated'),
+    );
     expect(markers).toHaveLength(1);
   });
 
   it('empties the record on clear_output', () => {
     const r = new OutputRecorder(10_000, new Redactor());
     r.accept(stream('progress 10%'));
-    expect(r.accept({ header: { msg_type: 'clear_output' }, content: { wait: false } })).toEqual({ kind: 'clear' });
+    expect(r.accept({ header: { msg_type: 'clear_output' }, content: { wait: false } })).toEqual({
+      kind: 'clear',
+    });
     expect(r.outputs).toEqual([]);
   });
 
   it('ignores status and execute_input messages', () => {
     const r = new OutputRecorder(10_000, new Redactor());
-    expect(r.accept({ header: { msg_type: 'status' }, content: { execution_state: 'busy' } })).toEqual({ kind: 'none' });
+    expect(
+      r.accept({ header: { msg_type: 'status' }, content: { execution_state: 'busy' } }),
+    ).toEqual({ kind: 'none' });
     expect(r.outputs).toEqual([]);
   });
 });

@@ -9,9 +9,7 @@ export interface IopubLike {
 
 /** What a recorder tells its caller for each message: outputs to stream live. */
 export type RecorderEffect =
-  | { kind: 'output'; output: NotebookOutput }
-  | { kind: 'clear' }
-  | { kind: 'none' };
+  { kind: 'output'; output: NotebookOutput } | { kind: 'clear' } | { kind: 'none' };
 
 /**
  * Turns one execution's iopub messages into nbformat outputs: redacted, with

@@ -21,7 +21,12 @@ export class SessionAudit {
     return this.audit.transaction(fn);
   }
 
-  async sessionStarted(tx: Queryable, s: SessionRecord, credentials: SessionCredentials, redact: <T>(v: T) => T) {
+  async sessionStarted(
+    tx: Queryable,
+    s: SessionRecord,
+    credentials: SessionCredentials,
+    redact: <T>(v: T) => T,
+  ) {
     await this.audit.record(tx, 'session.started', {
       session: s.id,
       runbook: runbookOf(s),
@@ -72,13 +77,23 @@ export class SessionAudit {
     }
   }
 
-  async credentialsRevoked(s: SessionRecord, credentials: SessionCredentials, error?: unknown, e?: ExecutionRecord) {
+  async credentialsRevoked(
+    s: SessionRecord,
+    credentials: SessionCredentials,
+    error?: unknown,
+    e?: ExecutionRecord,
+  ) {
     await this.background(async () => {
       for (const c of credentials.issued) {
         await this.audit.recordNow('credential.revoked', {
           session: s.id,
           ...(e ? { cell: cellOf(e) } : {}),
-          credential: { target: c.target, kind: c.kind, access: c.access, ...(c.role ? { role: c.role } : {}) },
+          credential: {
+            target: c.target,
+            kind: c.kind,
+            access: c.access,
+            ...(c.role ? { role: c.role } : {}),
+          },
           outcome: error
             ? { result: 'failure', reason: 'revocation failed; the start-up sweep retries it' }
             : { result: 'success' },
@@ -95,7 +110,11 @@ export class SessionAudit {
     });
   }
 
-  async kernelDied(s: SessionRecord, kernel: { id: string; name: string; pid: number }, reason: string) {
+  async kernelDied(
+    s: SessionRecord,
+    kernel: { id: string; name: string; pid: number },
+    reason: string,
+  ) {
     await this.background(() =>
       this.audit.recordNow('kernel.died', {
         session: s.id,
@@ -106,7 +125,12 @@ export class SessionAudit {
     );
   }
 
-  async executionRequested(tx: Queryable, s: SessionRecord, e: ExecutionRecord, approval?: ApprovalRecord) {
+  async executionRequested(
+    tx: Queryable,
+    s: SessionRecord,
+    e: ExecutionRecord,
+    approval?: ApprovalRecord,
+  ) {
     await this.audit.record(tx, 'cell.execution.requested', {
       session: s.id,
       runbook: runbookOf(s),

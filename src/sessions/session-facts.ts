@@ -20,7 +20,9 @@ export class SessionFactsAdapter implements ApprovalSessionFacts {
     if (!s) return undefined;
     const content = await this.repo.snapshot(s.runbookId, s.runbookVersion);
     if (content === undefined) return undefined;
-    const runbook = parseNotebook(s.runbookId, content, { defaultKernel: this.config.kernels.defaultKernel });
+    const runbook = parseNotebook(s.runbookId, content, {
+      defaultKernel: this.config.kernels.defaultKernel,
+    });
     if (!runbook.valid) return undefined;
     return {
       id: s.id,

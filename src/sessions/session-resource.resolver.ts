@@ -14,7 +14,8 @@ export class SessionResourceResolver implements ResourceResolver {
 
   async resolve(req: PolicyRequest): Promise<PolicyResource> {
     const id = req.params?.id ?? '';
-    if (!UUID.test(id)) throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
+    if (!UUID.test(id))
+      throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
     return this.sessions.resourceOf(id);
   }
 }

@@ -4,7 +4,12 @@ import type { TraceContext } from '../telemetry/otel';
 import type { Kernel } from '../kernels/kernels.types';
 import type { Runbook } from '../runbooks/runbooks.types';
 import type { SessionCredentials } from '../targets/targets.types';
-import type { ExecutionRecord, ExecutionStatus, SessionEvent, SessionRecord } from './sessions.types';
+import type {
+  ExecutionRecord,
+  ExecutionStatus,
+  SessionEvent,
+  SessionRecord,
+} from './sessions.types';
 
 /** An execution waiting for, or holding, the session's kernel. */
 export interface PendingExecution {

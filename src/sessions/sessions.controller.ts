@@ -40,7 +40,9 @@ export class SessionsController {
 
   @Post()
   @Authorize('session:start', StartSessionResourceResolver)
-  @ApiOperation({ summary: 'Start a session on a runbook (pins its version, validates parameters)' })
+  @ApiOperation({
+    summary: 'Start a session on a runbook (pins its version, validates parameters)',
+  })
   async start(@CurrentPrincipal() principal: Principal, @Body() body: StartSessionDto) {
     return sessionDetail(await this.sessions.start(principal, body));
   }
@@ -52,9 +54,13 @@ export class SessionsController {
     if (q.all) {
       const d = this.policy.authorizeAny(principal, 'session:read-any');
       if (!d.allowed) {
-        throw new RungateError(ErrorCode.Forbidden, 'listing everyone\'s sessions needs session:read-any', {
-          action: 'session:read-any',
-        });
+        throw new RungateError(
+          ErrorCode.Forbidden,
+          "listing everyone's sessions needs session:read-any",
+          {
+            action: 'session:read-any',
+          },
+        );
       }
     }
     const rows = await this.sessions.list({
@@ -75,8 +81,8 @@ export class SessionsController {
   @Delete(':id')
   @Authorize('cell:execute', SessionResourceResolver)
   @ApiOperation({ summary: 'End a session; its kernel is shut down' })
-  async end(@Param('id', ParseUUIDPipe) id: string) {
-    return sessionDetail(await this.sessions.end(id));
+  async end(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string) {
+    return sessionDetail(await this.sessions.end(principal, id));
   }
 
   @Post(':id/cells/:cellId/execute')
@@ -108,7 +114,9 @@ export class SessionsController {
   @Post(':id/run')
   @HttpCode(200)
   @Authorize('cell:execute', SessionResourceResolver)
-  @ApiOperation({ summary: 'Run the read-only cells in order; stops before the first mutating one' })
+  @ApiOperation({
+    summary: 'Run the read-only cells in order; stops before the first mutating one',
+  })
   async run(
     @CurrentPrincipal() principal: Principal,
     @Param('id', ParseUUIDPipe) id: string,
@@ -133,7 +141,10 @@ export class SessionsController {
   @Authorize('cell:execute', SessionResourceResolver)
   @HttpCode(200)
   @ApiOperation({ summary: 'Attach a new kernel (after the old one died); parameters run again' })
-  async newKernel(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string) {
+  async newKernel(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', ParseUUIDPipe) id: string,
+  ) {
     return sessionDetail(await this.sessions.replaceKernel(principal, id));
   }
 
@@ -167,6 +178,9 @@ export class SessionsController {
 
 function assertCellId(cellId: string): void {
   if (!CELL_ID.test(cellId)) {
-    throw new RungateError(ErrorCode.InvalidRequest, 'cell id must be 1 to 64 letters, digits, "_", "-" or "."');
+    throw new RungateError(
+      ErrorCode.InvalidRequest,
+      'cell id must be 1 to 64 letters, digits, "_", "-" or "."',
+    );
   }
 }

@@ -116,25 +116,28 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       : rejectParameters(input.parameters);
     const id = randomUUID();
     const expiresAt = new Date(Date.now() + this.config.sessions.maxLifetimeMs);
-    const credentials = await this.targets.issueSessionCredentials(runbook.targets, { id, expiresAt });
+    const credentials = await this.targets.issueSessionCredentials(runbook.targets, {
+      id,
+      expiresAt,
+    });
     const redactor = new Redactor(credentials.secrets);
     let session: SessionRecord;
     try {
       session = await this.recorded(async (tx) => {
         const created = await this.repo.insertSession(
           {
-        id,
-        runbookId: runbook.id,
-        runbookVersion: runbook.version,
-        runbookContent: runbook.content,
-        environment: runbook.environment,
-        targets: runbook.targets,
-        parameters,
-        reason: input.reason,
-        incident: input.incident ?? null,
-        owner: { sub: principal.sub, name: principal.name },
-        instanceId: this.instanceId,
-        expiresAt,
+            id,
+            runbookId: runbook.id,
+            runbookVersion: runbook.version,
+            runbookContent: runbook.content,
+            environment: runbook.environment,
+            targets: runbook.targets,
+            parameters,
+            reason: input.reason,
+            incident: input.incident ?? null,
+            owner: { sub: principal.sub, name: principal.name },
+            instanceId: this.instanceId,
+            expiresAt,
           },
           tx,
         );
@@ -164,13 +167,23 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     return this.repo.listSessions({ ...filter, limit: filter.limit ?? 100 });
   }
 
-  async end(id: string, reason = 'ended by its owner'): Promise<SessionView> {
+  async end(principal: Principal, id: string): Promise<SessionView> {
+    const reason =
+      (await this.resourceOf(id)).owner === principal.sub
+        ? 'ended by its owner'
+        : `ended by ${principal.name}`;
     const rt = this.runtimes.get(id);
     if (rt) {
       await this.endRuntime(rt, reason);
     } else {
+      // Open in the database but not held here: its kernel is gone; close the record.
       const s = await this.mustFind(id);
-      if (!isSessionOver(s.state)) await this.repo.setSessionState(id, 'ended', { endReason: reason });
+      if (!isSessionOver(s.state)) {
+        await this.recorded(async (tx) => {
+          await this.repo.setSessionState(id, 'ended', { endReason: reason }, tx);
+          await this.audit.sessionEnded(tx, s, reason);
+        });
+      }
     }
     return this.view(id);
   }
@@ -200,13 +213,22 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     const rt = await this.liveRuntime(sessionId);
     const cell = rt.runbook.cells.find((c) => c.id === cellId);
     if (!cell) {
-      throw new RungateError(ErrorCode.NotFound, `runbook ${rt.runbook.id} has no cell "${cellId}"`);
+      throw new RungateError(
+        ErrorCode.NotFound,
+        `runbook ${rt.runbook.id} has no cell "${cellId}"`,
+      );
     }
     if (cell.type !== 'code') {
-      throw new RungateError(ErrorCode.InvalidRequest, `cell "${cell.id}" is ${cell.type}, not code`);
+      throw new RungateError(
+        ErrorCode.InvalidRequest,
+        `cell "${cell.id}" is ${cell.type}, not code`,
+      );
     }
     if (breakGlass && cell.class !== 'mutating') {
-      throw new RungateError(ErrorCode.InvalidRequest, `cell "${cell.id}" is read-only: break-glass is for mutating cells`);
+      throw new RungateError(
+        ErrorCode.InvalidRequest,
+        `cell "${cell.id}" is read-only: break-glass is for mutating cells`,
+      );
     }
     if (cell.class === 'mutating') this.assertCurrentCode(rt, cell);
     const pending = await this.enqueue(rt, principal, [cell], null, breakGlass);
@@ -267,7 +289,10 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   async execution(sessionId: string, executionId: string): Promise<ExecutionRecord> {
     const e = await this.repo.findExecution(executionId);
     if (!e || e.sessionId !== sessionId) {
-      throw new RungateError(ErrorCode.NotFound, `no execution ${executionId} in session ${sessionId}`);
+      throw new RungateError(
+        ErrorCode.NotFound,
+        `no execution ${executionId} in session ${sessionId}`,
+      );
     }
     return e;
   }
@@ -495,20 +520,33 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     rt.running = next;
     rt.stopReason = null;
     const kernel = rt.kernel;
-    const recorder = new OutputRecorder(this.config.sessions.outputCapBytes, rt.redactor);
+    let recorder = new OutputRecorder(this.config.sessions.outputCapBytes, rt.redactor);
     let outcome: ExecutionOutcome;
     const startedAt = performance.now();
     try {
       await this.moveSession(rt, 'busy');
       await this.repo.markRunning(next.record.id);
-      rt.emit({ type: 'execution.started', session: rt.id, execution: next.record.id, cell: next.record.cellId });
+      rt.emit({
+        type: 'execution.started',
+        session: rt.id,
+        execution: next.record.id,
+        cell: next.record.cellId,
+      });
       const timeout = setTimeout(() => {
-        this.log.warn({ session: rt.id, execution: next.record.id }, 'cell timed out; interrupting it');
+        this.log.warn(
+          { session: rt.id, execution: next.record.id },
+          'cell timed out; interrupting it',
+        );
         void this.stopRunning(rt, next).catch(() => undefined);
       }, next.timeoutMs);
+      let elevation: { revoke(): Promise<void> } | undefined;
       let result: ExecuteResult;
-      const elevation = next.elevate ? await this.elevate(rt, kernel, next) : undefined;
       try {
+        if (next.elevate) {
+          elevation = await this.elevate(rt, kernel, next);
+          // The elevated secrets are hidden from this cell's outputs too.
+          recorder = new OutputRecorder(this.config.sessions.outputCapBytes, rt.redactor);
+        }
         result = await kernel.execute(next.record.code, {
           storeHistory: true,
           // Work the runbook does downstream can join the request's trace.
@@ -516,9 +554,18 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
           onIopub: (msg) => {
             const effect = recorder.accept(msg);
             if (effect.kind === 'output') {
-              rt.emit({ type: 'execution.output', session: rt.id, execution: next.record.id, output: effect.output });
+              rt.emit({
+                type: 'execution.output',
+                session: rt.id,
+                execution: next.record.id,
+                output: effect.output,
+              });
             } else if (effect.kind === 'clear') {
-              rt.emit({ type: 'execution.clear_output', session: rt.id, execution: next.record.id });
+              rt.emit({
+                type: 'execution.clear_output',
+                session: rt.id,
+                execution: next.record.id,
+              });
             }
           },
         });
@@ -529,10 +576,15 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       outcome = this.outcomeOf(rt, result, recorder);
     } catch (err) {
       this.log.error({ err, session: rt.id }, 'execution failed inside the gateway');
+      // Our own errors carry a message fit for the caller; anything else stays in the log.
+      const evalue =
+        err instanceof RungateError
+          ? err.message
+          : 'the gateway could not run this cell; see its log';
       outcome = {
         state: 'error',
         executionCount: null,
-        error: { ename: 'GatewayError', evalue: 'the gateway could not run this cell', traceback: [] },
+        error: { ename: 'GatewayError', evalue, traceback: [] },
         outputs: recorder.outputs,
         outputBytes: recorder.size,
         truncated: recorder.truncated,
@@ -571,7 +623,8 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       }
       const env = Object.assign({}, ...grants.map((g) => g.env)) as Record<string, string>;
       const set = await kernel.execute(preludeCode(env), { silent: true, storeHistory: false });
-      if (set.status !== 'ok') throw new Error(`the kernel refused the elevated credentials (${set.status})`);
+      if (set.status !== 'ok')
+        throw new Error(`the kernel refused the elevated credentials (${set.status})`);
     } catch (err) {
       await revokeAll();
       throw err;
@@ -589,7 +642,11 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     };
   }
 
-  private outcomeOf(rt: SessionRuntime, result: ExecuteResult, rec: OutputRecorder): ExecutionOutcome {
+  private outcomeOf(
+    rt: SessionRuntime,
+    result: ExecuteResult,
+    rec: OutputRecorder,
+  ): ExecutionOutcome {
     const base = { outputs: rec.outputs, outputBytes: rec.size, truncated: rec.truncated };
     switch (result.status) {
       case 'ok':
@@ -601,7 +658,12 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
           traceback: result.traceback,
         });
         const stopped = rt.stopReason === 'interrupted' && result.ename === 'KeyboardInterrupt';
-        return { ...base, state: stopped ? 'interrupted' : 'error', executionCount: result.executionCount, error };
+        return {
+          ...base,
+          state: stopped ? 'interrupted' : 'error',
+          executionCount: result.executionCount,
+          error,
+        };
       }
       case 'aborted':
         return { ...base, state: 'cancelled', executionCount: null, error: null };
@@ -631,7 +693,15 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       try {
         finished = await this.audit.transaction(async (tx) => {
           const row = await this.repo.finishExecution(p.record.id, outcome, tx);
-          if (row) await this.audit.executionCompleted(tx, rt.session, row, outcome, durationMs, p.trace.context);
+          if (row)
+            await this.audit.executionCompleted(
+              tx,
+              rt.session,
+              row,
+              outcome,
+              durationMs,
+              p.trace.context,
+            );
           return row ?? p.record;
         });
       } catch (err) {
@@ -694,7 +764,11 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     rt.bindKernel(kernel, (reason) => void this.onKernelDied(rt, kernel.id, reason));
     // Credentials and session identity reach the kernel as environment variables,
     // set by a silent cell: pooled kernels were started before the session existed.
-    const env = { ...rt.credentials.env, RUNGATE_SESSION_ID: rt.id, RUNGATE_RUNBOOK: rt.runbook.id };
+    const env = {
+      ...rt.credentials.env,
+      RUNGATE_SESSION_ID: rt.id,
+      RUNGATE_RUNBOOK: rt.runbook.id,
+    };
     const prelude = await kernel.execute(`${preludeCode(env)}\n${TRACE_HOOK}`, {
       silent: true,
       storeHistory: false,
@@ -707,7 +781,11 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     await this.moveSession(rt, 'idle', {
       kernel: { id: kernel.id, pid: kernel.pid, name: kernel.kernelName },
     });
-    await this.audit.kernelStarted(rt.session, { id: kernel.id, name: kernel.kernelName, pid: kernel.pid });
+    await this.audit.kernelStarted(rt.session, {
+      id: kernel.id,
+      name: kernel.kernelName,
+      pid: kernel.pid,
+    });
     const parametersCell = rt.runbook.cells.find((c) => c.class === 'parameters');
     // The session's values are in place before anyone runs a cell that reads them.
     if (parametersCell) await (await this.enqueue(rt, principal, [parametersCell], null))[0].done;
@@ -717,7 +795,12 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     if (rt.kernel?.id !== kernelId || rt.ending) return;
     this.log.warn({ session: rt.id, reason }, 'session kernel died');
     const dead = rt.unbindKernel();
-    if (dead) await this.audit.kernelDied(rt.session, { id: dead.id, name: dead.kernelName, pid: dead.pid }, reason);
+    if (dead)
+      await this.audit.kernelDied(
+        rt.session,
+        { id: dead.id, name: dead.kernelName, pid: dead.pid },
+        reason,
+      );
     await this.cancelQueue(rt);
     await this.moveSession(rt, 'kernel_dead', { reason }).catch((err: unknown) => {
       this.log.error({ err, session: rt.id }, 'could not record kernel death');
@@ -742,7 +825,12 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       });
     }
     rt.session = { ...rt.session, state: to, ...(extra.kernel ? { kernel: extra.kernel } : {}) };
-    rt.emit({ type: 'session.state', session: rt.id, state: to, ...(extra.reason ? { reason: extra.reason } : {}) });
+    rt.emit({
+      type: 'session.state',
+      session: rt.id,
+      state: to,
+      ...(extra.reason ? { reason: extra.reason } : {}),
+    });
   }
 
   private async endRuntime(rt: SessionRuntime, reason: string): Promise<void> {
@@ -750,7 +838,10 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     rt.ending = true;
     await this.cancelQueue(rt);
     const kernel = rt.unbindKernel();
-    if (kernel) await kernel.shutdown().catch((err: unknown) => this.log.warn({ err }, 'kernel shutdown failed'));
+    if (kernel)
+      await kernel
+        .shutdown()
+        .catch((err: unknown) => this.log.warn({ err }, 'kernel shutdown failed'));
     // The running execute resolves once its kernel is gone; let it record itself.
     await rt.running?.done;
     let releaseError: unknown;
@@ -763,7 +854,11 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       assertSessionMove(rt.session.state, 'ended');
       const cancelled = await this.audit.transaction(async (tx) => {
         await this.repo.setSessionState(rt.id, 'ended', { endReason: reason }, tx);
-        const open = await this.approvals.cancelForSession(tx, rt.id, `the session ended: ${reason}`);
+        const open = await this.approvals.cancelForSession(
+          tx,
+          rt.id,
+          `the session ended: ${reason}`,
+        );
         await this.audit.sessionEnded(tx, rt.session, reason);
         return open;
       });
@@ -781,7 +876,9 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     for (const rt of this.runtimes.values()) {
       if (rt.ending) continue;
       if (now >= rt.session.expiresAt.getTime()) {
-        await this.endRuntime(rt, 'the session reached its maximum lifetime').catch(() => undefined);
+        await this.endRuntime(rt, 'the session reached its maximum lifetime').catch(
+          () => undefined,
+        );
       } else if (
         !rt.running &&
         rt.queue.length === 0 &&
@@ -802,9 +899,13 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     const stored = await this.mustFind(id);
     const rt = this.runtimes.get(id);
     const session = rt ? { ...stored, state: rt.session.state } : stored;
-    const runbook = rt?.runbook ?? (await this.pinnedRunbook(session.runbookId, session.runbookVersion));
+    const runbook =
+      rt?.runbook ?? (await this.pinnedRunbook(session.runbookId, session.runbookVersion));
     if (!runbook) {
-      throw new RungateError(ErrorCode.Unavailable, `the runbook snapshot of session ${id} is unreadable`);
+      throw new RungateError(
+        ErrorCode.Unavailable,
+        `the runbook snapshot of session ${id} is unreadable`,
+      );
     }
     return { session, runbook, executions: await this.repo.listExecutions(id) };
   }
@@ -827,7 +928,10 @@ function auditUnavailable(err: unknown): never {
 function rejectParameters(values: Record<string, unknown> | undefined): Record<string, unknown> {
   if (values && Object.keys(values).length > 0) {
     throw new RungateError(ErrorCode.InvalidRequest, 'this runbook takes no parameters', {
-      errors: Object.keys(values).map((name) => ({ parameter: name, message: 'unknown parameter' })),
+      errors: Object.keys(values).map((name) => ({
+        parameter: name,
+        message: 'unknown parameter',
+      })),
     });
   }
   return {};

@@ -13,7 +13,11 @@ export type ExecutionState = 'queued' | 'running' | ExecutionStatus;
 /** One output of an execution, in nbformat 4 shape (what a notebook would store). */
 export type NotebookOutput =
   | { output_type: 'stream'; name: 'stdout' | 'stderr'; text: string }
-  | { output_type: 'display_data'; data: Record<string, unknown>; metadata: Record<string, unknown> }
+  | {
+      output_type: 'display_data';
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+    }
   | {
       output_type: 'execute_result';
       execution_count: number | null;

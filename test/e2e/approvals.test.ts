@@ -1,4 +1,12 @@
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -27,17 +35,19 @@ function ordersRunbook(fixComment = ''): string {
       {
         id: 'fix',
         tags: ['mutating'],
-        source: `${fixComment}import os, rungate\nELEVATED = os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"]\nwith rungate.connect("orders-db") as c:\n    c.execute("update orders set status = 'retried' where status = 'stuck'")\nprint("fixed")`,
+        source: `${fixComment}import os, rungate\nELEVATED = os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"]\nwith rungate.connect("orders-db") as c:\n    c.execute("update orders set status = 'retried' where status = 'stuck'")\nprint("fixed")\nprint(ELEVATED)`,
       },
       {
         id: 'fix-slow',
         tags: ['mutating'],
-        source: 'import os, time\nopen(dsn_file, "w").write(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])\ntime.sleep(60)',
+        source:
+          'import os, time\nopen(dsn_file, "w").write(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])\ntime.sleep(60)',
       },
       {
         id: 'fix-die',
         tags: ['mutating'],
-        source: 'import os\nopen(dsn_file, "w").write(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])\nos._exit(1)',
+        source:
+          'import os\nopen(dsn_file, "w").write(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])\nos._exit(1)',
       },
       { id: 'reuse', source: 'import psycopg\npsycopg.connect(ELEVATED).execute("select 1")' },
     ],
@@ -108,19 +118,32 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     const dsnFile = join(conf, `dsn-${Math.random().toString(16).slice(2)}`);
     const r = await gw.api('/v1/sessions', {
       token: as(who),
-      body: { runbook: 'test/orders-fix', reason: 'stuck orders, INC-1', parameters: { dsn_file: dsnFile } },
+      body: {
+        runbook: 'test/orders-fix',
+        reason: 'stuck orders, INC-1',
+        parameters: { dsn_file: dsnFile },
+      },
     });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     return { id: r.body.id as string, dsnFile };
   };
-  const exec = (session: string, cell: string, who: Person = 'alice', body?: unknown, wait = true) =>
+  const exec = (
+    session: string,
+    cell: string,
+    who: Person = 'alice',
+    body?: unknown,
+    wait = true,
+  ) =>
     gw.api(`/v1/sessions/${session}/cells/${cell}/execute${wait ? '' : '?wait=false'}`, {
       token: as(who),
       method: 'POST',
       body,
     });
   const request = async (session: string, cell: string) => {
-    const r = await gw.api('/v1/approvals', { token: as('alice'), body: { session, cell, reason: 'retry the stuck orders' } });
+    const r = await gw.api('/v1/approvals', {
+      token: as('alice'),
+      body: { session, cell, reason: 'retry the stuck orders' },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     return r.body.approval?.id ?? r.body.id;
   };
@@ -143,7 +166,10 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     // Separation of duties holds even where policy lets the requester approve: bob may
     // approve, but not what he asked for himself.
     const bobs = await startSession('bob');
-    const own = await gw.api('/v1/approvals', { token: as('bob'), body: { session: bobs.id, cell: 'fix', reason: 'mine' } });
+    const own = await gw.api('/v1/approvals', {
+      token: as('bob'),
+      body: { session: bobs.id, cell: 'fix', reason: 'mine' },
+    });
     expect(own.status).toBe(201);
     const selfBob = await approve(own.body.approval?.id ?? own.body.id, 'bob');
     expect(selfBob.status).toBe(403);
@@ -169,6 +195,11 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     const ran = calls.filter((c) => c.status === 200);
     expect(ran).toHaveLength(1);
     expect(ran[0].body.status, JSON.stringify(ran[0].body.error)).toBe('ok');
+    // The elevated connection string, printed by the cell, is shown redacted.
+    const printed: string = ran[0].body.outputs[0].text;
+    expect(printed).toContain('fixed');
+    expect(printed).toContain('[REDACTED]');
+    expect(printed).not.toMatch(/rgappr_rw_[0-9a-f]{16}:[^[]/);
     for (const c of calls.filter((x) => x.status !== 200)) expect([403, 409]).toContain(c.status);
 
     const check = new Client({ connectionString: target.url });
@@ -193,11 +224,18 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, as('alice'));
     const queued = await exec(s.id, 'fix-slow', 'alice', undefined, false);
     expect(queued.status).toBe(202);
-    await waitFor('the cell to write its connection string', async () => existsSync(s.dsnFile) && readFileSync(s.dsnFile, 'utf8').length > 0);
+    await waitFor(
+      'the cell to write its connection string',
+      async () => existsSync(s.dsnFile) && readFileSync(s.dsnFile, 'utf8').length > 0,
+    );
     const dsn = readFileSync(s.dsnFile, 'utf8');
     expect(await canWrite(dsn)).toBe(true);
     await gw.api(`/v1/sessions/${s.id}/interrupt`, { token: as('alice'), method: 'POST' });
-    const done = await sse.waitFor((e) => e.event === 'execution.finished' && (e.data as { execution: string }).execution === queued.body.id);
+    const done = await sse.waitFor(
+      (e) =>
+        e.event === 'execution.finished' &&
+        (e.data as { execution: string }).execution === queued.body.id,
+    );
     expect((done.data as { status: string }).status).toBe('interrupted');
     await sse.close();
     await waitFor('the elevated role to be gone', async () => !(await canWrite(dsn)), 5000);
@@ -208,17 +246,25 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     expect(died.body.status).toBe('kernel_died');
     const dsn2 = readFileSync(s.dsnFile, 'utf8');
     expect(dsn2).not.toBe(dsn);
-    await waitFor('the elevated role of the dead kernel to be gone', async () => !(await canWrite(dsn2)), 5000);
+    await waitFor(
+      'the elevated role of the dead kernel to be gone',
+      async () => !(await canWrite(dsn2)),
+      5000,
+    );
   });
 
   it('makes an approval unusable when the runbook changes, and shows approvers the diff', async () => {
     const s = await startSession();
     await grant(s.id, 'fix');
     writeNotebook(runbooks, 'test/orders-fix', ordersRunbook('# retried by rungate\n'));
-    const refused = await waitFor('the change to be seen', async () => {
-      const r = await exec(s.id, 'fix');
-      return r.status === 403 ? r : undefined;
-    }, 3000);
+    const refused = await waitFor(
+      'the change to be seen',
+      async () => {
+        const r = await exec(s.id, 'fix');
+        return r.status === 403 ? r : undefined;
+      },
+      3000,
+    );
     expect(refused.body.code).toBe('approval_required');
     expect(refused.body.reason_code).toBe('code_changed');
     expect(refused.body.detail).toMatch(/changed/);
@@ -232,28 +278,49 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
 
   it('lets a permitted person break glass, marks it critical and queues it for review', async () => {
     const bobs = await startSession('bob');
-    const refused = await exec(bobs.id, 'fix', 'bob', { breakGlass: { reason: 'payments down, nobody answers' } });
+    const refused = await exec(bobs.id, 'fix', 'bob', {
+      breakGlass: { reason: 'payments down, nobody answers' },
+    });
     expect(refused.status).toBe(403);
 
     appendFileSync(join(policies, 'policy.csv'), '\ng, user:alice, group:incident-commanders\n');
     const s = await startSession();
-    const ran = await waitFor('break-glass to be allowed', async () => {
-      const r = await exec(s.id, 'fix', 'alice', { breakGlass: { reason: 'payments down, nobody answers', incident: 'INC-9' } });
-      return r.status === 200 ? r : undefined;
-    }, 5000);
+    const ran = await waitFor(
+      'break-glass to be allowed',
+      async () => {
+        const r = await exec(s.id, 'fix', 'alice', {
+          breakGlass: { reason: 'payments down, nobody answers', incident: 'INC-9' },
+        });
+        return r.status === 200 ? r : undefined;
+      },
+      5000,
+    );
     expect(ran.body.status).toBe('ok');
 
     const queue = await gw.api('/v1/approvals?state=needs_review', { token: as('bob') });
-    const item = queue.body.approvals.find((a: { approval: { sessionId: string } }) => a.approval.sessionId === s.id);
+    const item = queue.body.approvals.find(
+      (a: { approval: { sessionId: string } }) => a.approval.sessionId === s.id,
+    );
     expect(item).toBeDefined();
     expect(item.approval.severity).toBe('critical');
-    const events = await gw.api(`/v1/audit/events?session=${s.id}&type=cell.execution.requested`, { token: as('carol') });
-    const critical = events.body.events.filter((e: { severity: string }) => e.severity === 'critical');
+    const events = await gw.api(`/v1/audit/events?session=${s.id}&type=cell.execution.requested`, {
+      token: as('carol'),
+    });
+    const critical = events.body.events.filter(
+      (e: { severity: string }) => e.severity === 'critical',
+    );
     expect(critical).toHaveLength(1);
 
-    const ack = await gw.api(`/v1/approvals/${item.approval.id}/acknowledge`, { token: as('bob'), body: { comment: 'reviewed' } });
+    const ack = await gw.api(`/v1/approvals/${item.approval.id}/acknowledge`, {
+      token: as('bob'),
+      body: { comment: 'reviewed' },
+    });
     expect(ack.status).toBe(200);
     const after = await gw.api('/v1/approvals?state=needs_review', { token: as('bob') });
-    expect(after.body.approvals.some((a: { approval: { id: string } }) => a.approval.id === item.approval.id)).toBe(false);
+    expect(
+      after.body.approvals.some(
+        (a: { approval: { id: string } }) => a.approval.id === item.approval.id,
+      ),
+    ).toBe(false);
   });
 });

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { consumeUntil, newTraceparent, schemaValidator, TRACEPARENT, type AuditMessage } from '../support/audit-reader';
+import {
+  consumeUntil,
+  newTraceparent,
+  schemaValidator,
+  TRACEPARENT,
+  type AuditMessage,
+} from '../support/audit-reader';
 import { startGateway, type Gateway } from '../support/gateway';
 import { startKafka, uniqueTopic, type KafkaBroker } from '../support/kafka';
 import { freePort, waitFor } from '../support/net';
@@ -18,7 +24,12 @@ const MARKER_DIR = tmpdir();
 function markerRunbook(file: string): string {
   return notebook({
     title: 'Marker (test)',
-    cells: [{ id: 'mark', source: `with open(${JSON.stringify(file)}, "a") as f:\n    f.write("ran\\n")` }],
+    cells: [
+      {
+        id: 'mark',
+        source: `with open(${JSON.stringify(file)}, "a") as f:\n    f.write("ran\\n")`,
+      },
+    ],
   });
 }
 
@@ -34,9 +45,14 @@ describe('audit trail to Kafka', () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  async function gateway(env: Record<string, string>, extra: Record<string, string> = {}): Promise<{ gw: Gateway; dir: string }> {
+  async function gateway(
+    env: Record<string, string>,
+    extra: Record<string, string> = {},
+  ): Promise<{ gw: Gateway; dir: string }> {
     const dir = runbooksDir({ 'test/diagnostics': DIAGNOSTICS, ...extra });
-    const gw = await startGateway({ env: { RUNGATE_RUNBOOKS_DIR: dir, RUNGATE_AUDIT_RELAY_POLL_INTERVAL: '0.2', ...env } });
+    const gw = await startGateway({
+      env: { RUNGATE_RUNBOOKS_DIR: dir, RUNGATE_AUDIT_RELAY_POLL_INTERVAL: '0.2', ...env },
+    });
     cleanups.push(async () => {
       await gw.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -48,15 +64,25 @@ describe('audit trail to Kafka', () => {
     const brokers = inject('kafkaBrokers');
     const topic = uniqueTopic('audit-e2e');
     const dbUrl = await createDatabase(inject('postgresUrl'), 'e2e_audit');
-    const { gw } = await gateway({ DATABASE_URL: dbUrl, KAFKA_BROKERS: brokers, RUNGATE_AUDIT_TOPIC: topic });
+    const { gw } = await gateway({
+      DATABASE_URL: dbUrl,
+      KAFKA_BROKERS: brokers,
+      RUNGATE_AUDIT_TOPIC: topic,
+    });
     const token = await gw.token('alice');
     const traces: Record<string, string> = {};
     const call = (path: string, method: string, body?: unknown) => {
       const t = newTraceparent();
-      return { t, res: gw.api(path, { token, method, body, headers: { traceparent: t.traceparent } }) };
+      return {
+        t,
+        res: gw.api(path, { token, method, body, headers: { traceparent: t.traceparent } }),
+      };
     };
 
-    const started = call('/v1/sessions', 'POST', { runbook: 'test/diagnostics', reason: 'audit e2e' });
+    const started = call('/v1/sessions', 'POST', {
+      runbook: 'test/diagnostics',
+      reason: 'audit e2e',
+    });
     const s = await started.res;
     expect(s.status).toBe(201);
     const id: string = s.body.id;
@@ -70,11 +96,21 @@ describe('audit trail to Kafka', () => {
     const sleeper = call(`/v1/sessions/${id}/cells/sleep/execute?wait=false`, 'POST');
     const queued = await sleeper.res;
     traces[queued.body.id] = sleeper.t.traceId;
-    await sse.waitFor((e) => e.event === 'execution.started' && (e.data as { execution: string }).execution === queued.body.id);
+    await sse.waitFor(
+      (e) =>
+        e.event === 'execution.started' &&
+        (e.data as { execution: string }).execution === queued.body.id,
+    );
     await gw.api(`/v1/sessions/${id}/interrupt`, { token, method: 'POST' });
-    await sse.waitFor((e) => e.event === 'execution.finished' && (e.data as { execution: string }).execution === queued.body.id);
+    await sse.waitFor(
+      (e) =>
+        e.event === 'execution.finished' &&
+        (e.data as { execution: string }).execution === queued.body.id,
+    );
     await sse.close();
-    expect((await gw.api(`/v1/sessions/${id}`, { token, method: 'DELETE' })).body.state).toBe('ended');
+    expect((await gw.api(`/v1/sessions/${id}`, { token, method: 'DELETE' })).body.state).toBe(
+      'ended',
+    );
 
     const messages = await consumeUntil(brokers, topic, (ms) =>
       ms.some((m) => m.key === id && m.event.type === 'session.ended'),
@@ -90,8 +126,20 @@ describe('audit trail to Kafka', () => {
 
     const requested = chain.filter((m) => m.event.type === 'cell.execution.requested');
     const completed = chain.filter((m) => m.event.type === 'cell.execution.completed');
-    expect(requested.map((m) => m.event.cell.id)).toEqual(['whoami', 'answer', 'boom', 'slow', 'sleep']);
-    expect(completed.map((m) => m.event.outcome.status)).toEqual(['ok', 'ok', 'error', 'ok', 'interrupted']);
+    expect(requested.map((m) => m.event.cell.id)).toEqual([
+      'whoami',
+      'answer',
+      'boom',
+      'slow',
+      'sleep',
+    ]);
+    expect(completed.map((m) => m.event.outcome.status)).toEqual([
+      'ok',
+      'ok',
+      'error',
+      'ok',
+      'interrupted',
+    ]);
     for (const r of requested) {
       expect(r.event.cell.code.length).toBeGreaterThan(0);
       const done = completed.find((c) => c.event.cell.execution_id === r.event.cell.execution_id);
@@ -122,7 +170,10 @@ describe('audit trail to Kafka', () => {
     const db = new Client({ connectionString: dbUrl });
     await db.connect();
     try {
-      await db.query(`UPDATE audit_events SET body = replace(body, 'boom from the runbook', 'all good') WHERE id = $1`, [victim.id]);
+      await db.query(
+        `UPDATE audit_events SET body = replace(body, 'boom from the runbook', 'all good') WHERE id = $1`,
+        [victim.id],
+      );
     } finally {
       await db.end();
     }
@@ -142,7 +193,10 @@ describe('audit trail to Kafka', () => {
       RUNGATE_AUDIT_TOPIC: topic,
     });
     const token = await gw.token('alice');
-    const s = await gw.api('/v1/sessions', { token, body: { runbook: 'test/diagnostics', reason: 'outage' } });
+    const s = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/diagnostics', reason: 'outage' },
+    });
     const id: string = s.body.id;
     await consumeUntil(broker.brokers, topic, (ms) => ms.some((m) => m.key === id));
 
@@ -155,7 +209,9 @@ describe('audit trail to Kafka', () => {
       ran++;
     }
     const ready = await gw.api('/readyz');
-    expect(ready.body.details.audit.backlog ?? ready.body.details.audit.details?.backlog).toBeGreaterThan(0);
+    expect(
+      ready.body.details.audit.backlog ?? ready.body.details.audit.details?.backlog,
+    ).toBeGreaterThan(0);
     await gw.api(`/v1/sessions/${id}`, { token, method: 'DELETE' });
     await broker.start();
 
@@ -188,35 +244,57 @@ describe('audit trail to Kafka', () => {
     const marker = join(MARKER_DIR, `rungate-marker-${randomUUID()}`);
     const { gw } = await gateway({ DATABASE_URL: dbUrl }, { 'test/marker': markerRunbook(marker) });
     const token = await gw.token('alice');
-    const s = await gw.api('/v1/sessions', { token, body: { runbook: 'test/marker', reason: 'db refuses writes' } });
+    const s = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/marker', reason: 'db refuses writes' },
+    });
     expect(s.status).toBe(201);
 
     const setReadOnly = async (on: boolean) => {
       const c = new Client({ connectionString: admin });
       await c.connect();
       try {
-        await c.query(`ALTER DATABASE "${dbName}" ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`);
-        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+        await c.query(
+          `ALTER DATABASE "${dbName}" ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`,
+        );
+        await c.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [dbName],
+        );
       } finally {
         await c.end();
       }
     };
     await setReadOnly(true);
     try {
-      const refused = await waitFor('the write to be refused', async () => {
-        const r = await gw.api(`/v1/sessions/${s.body.id}/cells/mark/execute`, { token, method: 'POST' });
-        return r.status >= 500 ? r : undefined;
-      }, 10_000);
+      const refused = await waitFor(
+        'the write to be refused',
+        async () => {
+          const r = await gw.api(`/v1/sessions/${s.body.id}/cells/mark/execute`, {
+            token,
+            method: 'POST',
+          });
+          return r.status >= 500 ? r : undefined;
+        },
+        10_000,
+      );
       expect(refused.status).toBe(503);
       expect(refused.headers.get('content-type')).toContain('application/problem+json');
       expect(existsSync(marker)).toBe(false);
     } finally {
       await setReadOnly(false);
     }
-    const ok = await waitFor('execution to work again', async () => {
-      const r = await gw.api(`/v1/sessions/${s.body.id}/cells/mark/execute`, { token, method: 'POST' });
-      return r.status === 200 ? r : undefined;
-    }, 10_000);
+    const ok = await waitFor(
+      'execution to work again',
+      async () => {
+        const r = await gw.api(`/v1/sessions/${s.body.id}/cells/mark/execute`, {
+          token,
+          method: 'POST',
+        });
+        return r.status === 200 ? r : undefined;
+      },
+      10_000,
+    );
     expect(ok.body.status).toBe('ok');
     expect(readFileSync(marker, 'utf8')).toBe('ran\n');
     rmSync(marker, { force: true });
@@ -237,12 +315,21 @@ describe('audit trail to Kafka', () => {
     const ports = { http: await freePort(), oidc: await freePort() };
     const first = await startGateway({ env, ports });
     const token = await first.token('alice');
-    const s = await first.api('/v1/sessions', { token, body: { runbook: 'test/marker', reason: 'crash burst' } });
+    const s = await first.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/marker', reason: 'crash burst' },
+    });
     const id: string = s.body.id;
     const burst = Array.from({ length: 40 }, () =>
-      first.api(`/v1/sessions/${id}/cells/mark/execute?wait=false`, { token, method: 'POST' }).catch(() => undefined),
+      first
+        .api(`/v1/sessions/${id}/cells/mark/execute?wait=false`, { token, method: 'POST' })
+        .catch(() => undefined),
     );
-    await waitFor('some cells to have run', async () => existsSync(marker) && readFileSync(marker, 'utf8').length > 0, 10_000);
+    await waitFor(
+      'some cells to have run',
+      async () => existsSync(marker) && readFileSync(marker, 'utf8').length > 0,
+      10_000,
+    );
     await first.kill();
     await Promise.all(burst);
 
@@ -270,7 +357,11 @@ describe('audit trail to Kafka', () => {
 });
 
 /** Every stored event of a session, oldest first, through the audit API. */
-async function allEvents(gw: Gateway, token: string, session: string): Promise<Array<{ id: string; type: string; seq: number }>> {
+async function allEvents(
+  gw: Gateway,
+  token: string,
+  session: string,
+): Promise<Array<{ id: string; type: string; seq: number }>> {
   const out: Array<{ id: string; type: string; seq: number }> = [];
   let cursor: string | null = null;
   do {

@@ -9,8 +9,16 @@ import { waitFor } from '../support/net';
 const PARAMS = notebook({
   title: 'Parameters (test)',
   cells: [
-    { id: 'params', tags: ['parameters'], source: 'text = "default"\ncount = 1\nratio = 0.5\nflags = ["a"]' },
-    { id: 'echo', source: 'import json\nprint(json.dumps({"text": text, "count": count, "ratio": ratio, "flags": flags}))' },
+    {
+      id: 'params',
+      tags: ['parameters'],
+      source: 'text = "default"\ncount = 1\nratio = 0.5\nflags = ["a"]',
+    },
+    {
+      id: 'echo',
+      source:
+        'import json\nprint(json.dumps({"text": text, "count": count, "ratio": ratio, "flags": flags}))',
+    },
   ],
 });
 
@@ -45,21 +53,30 @@ describe('foundation over HTTP', () => {
   async function startSession(runbook: string, parameters?: Record<string, unknown>) {
     const res = await gw.api('/v1/sessions', {
       token,
-      body: { runbook, reason: 'e2e test of the foundation', ...(parameters ? { parameters } : {}) },
+      body: {
+        runbook,
+        reason: 'e2e test of the foundation',
+        ...(parameters ? { parameters } : {}),
+      },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body as { id: string; state: string; kernel: { pid: number } };
   }
 
   const exec = (session: string, cell: string, wait = true) =>
-    gw.api(`/v1/sessions/${session}/cells/${cell}/execute${wait ? '' : '?wait=false'}`, { token, method: 'POST' });
+    gw.api(`/v1/sessions/${session}/cells/${cell}/execute${wait ? '' : '?wait=false'}`, {
+      token,
+      method: 'POST',
+    });
 
   it('lists the catalog with the sample runbooks', async () => {
     const res = await gw.api('/v1/runbooks', { token });
     expect(res.status).toBe(200);
     const ids = res.body.runbooks.map((r: { id: string }) => r.id);
     expect(ids).toContain('test/diagnostics');
-    expect(res.body.runbooks.filter((r: { valid: boolean }) => r.valid).length).toBeGreaterThanOrEqual(4);
+    expect(
+      res.body.runbooks.filter((r: { valid: boolean }) => r.valid).length,
+    ).toBeGreaterThanOrEqual(4);
     const one = await gw.api('/v1/runbooks/test/diagnostics', { token });
     expect(one.status).toBe(200);
     expect(one.body.cells.find((c: { id: string }) => c.id === 'write').class).toBe('mutating');
@@ -91,7 +108,9 @@ describe('foundation over HTTP', () => {
         'the first output',
       );
       const finished = await sse.waitFor(
-        (e) => e.event === 'execution.finished' && (e.data as { execution: string }).execution === execution,
+        (e) =>
+          e.event === 'execution.finished' &&
+          (e.data as { execution: string }).execution === execution,
         10_000,
         'the end of the cell',
       );
@@ -139,13 +158,19 @@ describe('foundation over HTTP', () => {
     const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, token);
     try {
       const res = await exec(s.id, 'sleep', false);
-      await sse.waitFor((e) => e.event === 'execution.started' && (e.data as { execution: string }).execution === res.body.id);
+      await sse.waitFor(
+        (e) =>
+          e.event === 'execution.started' &&
+          (e.data as { execution: string }).execution === res.body.id,
+      );
       const t0 = Date.now();
       const int = await gw.api(`/v1/sessions/${s.id}/interrupt`, { token, method: 'POST' });
       expect(int.status).toBe(200);
       expect(int.body.interrupted).toBe(res.body.id);
       const done = await sse.waitFor(
-        (e) => e.event === 'execution.finished' && (e.data as { execution: string }).execution === res.body.id,
+        (e) =>
+          e.event === 'execution.finished' &&
+          (e.data as { execution: string }).execution === res.body.id,
         2000,
         'the interrupted cell to end',
       );
@@ -167,7 +192,7 @@ describe('foundation over HTTP', () => {
     expect(text).not.toContain('gateway-secret-that-must-not-leak');
   });
 
-  it('hands the request\'s trace context to the kernel for each cell', async () => {
+  it("hands the request's trace context to the kernel for each cell", async () => {
     const s = await startSession('test/diagnostics');
     const traceId = 'a1'.repeat(16);
     const res = await gw.api(`/v1/sessions/${s.id}/cells/trace/execute`, {
@@ -176,7 +201,9 @@ describe('foundation over HTTP', () => {
       headers: { traceparent: `00-${traceId}-${'b2'.repeat(8)}-01` },
     });
     expect(res.body.status).toBe('ok');
-    expect(res.body.outputs[0].text.trim()).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`));
+    expect(res.body.outputs[0].text.trim()).toMatch(
+      new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`),
+    );
   });
 
   it('refuses a mutating cell with approval_required', async () => {
@@ -191,7 +218,8 @@ describe('foundation over HTTP', () => {
   it('runs the read-only cells of a sample runbook and stops before the mutating one', async () => {
     const catalog = await gw.api('/v1/runbooks', { token });
     const withMutating = catalog.body.runbooks.find(
-      (r: { id: string; mutatingCells?: string[] }) => r.id.startsWith('shop/') && (r.mutatingCells?.length ?? 0) > 0,
+      (r: { id: string; mutatingCells?: string[] }) =>
+        r.id.startsWith('shop/') && (r.mutatingCells?.length ?? 0) > 0,
     );
     expect(withMutating).toBeDefined();
     const s = await startSession(withMutating.id);
@@ -207,7 +235,12 @@ describe('foundation over HTTP', () => {
     const s = await startSession('test/params', { text: nasty, count: 3, flags: ['x', 'y'] });
     const res = await exec(s.id, 'echo');
     expect(res.body.status).toBe('ok');
-    expect(JSON.parse(res.body.outputs[0].text)).toEqual({ text: nasty, count: 3, ratio: 0.5, flags: ['x', 'y'] });
+    expect(JSON.parse(res.body.outputs[0].text)).toEqual({
+      text: nasty,
+      count: 3,
+      ratio: 0.5,
+      flags: ['x', 'y'],
+    });
     const wrong = await gw.api('/v1/sessions', {
       token,
       body: { runbook: 'test/params', reason: 'wrong type', parameters: { count: 'three' } },
@@ -219,10 +252,14 @@ describe('foundation over HTTP', () => {
   it('lists a malformed notebook as invalid within 2 s and keeps the others', async () => {
     writeNotebook(dir, 'test/broken', '{"nbformat": 4, "cells": [');
     const t0 = Date.now();
-    const listed = await waitFor('the broken notebook to be listed', async () => {
-      const res = await gw.api('/v1/runbooks', { token });
-      return res.body.runbooks.find((r: { id: string }) => r.id === 'test/broken');
-    }, 2000);
+    const listed = await waitFor(
+      'the broken notebook to be listed',
+      async () => {
+        const res = await gw.api('/v1/runbooks', { token });
+        return res.body.runbooks.find((r: { id: string }) => r.id === 'test/broken');
+      },
+      2000,
+    );
     expect(Date.now() - t0).toBeLessThanOrEqual(2000);
     expect(listed.valid).toBe(false);
     expect(listed.reason).toMatch(/JSON/i);
@@ -236,7 +273,10 @@ describe('foundation over HTTP', () => {
     expect(unknown.body.type).toMatch(/^urn:rungate:problem:/);
     const badJson = await gw.api('/v1/sessions', { token, body: '{"runbook":' });
     expect(badJson.status).toBe(400);
-    const extra = await gw.api('/v1/sessions', { token, body: { runbook: 'test/params', reason: 'x'.repeat(5), evil: 1 } });
+    const extra = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/params', reason: 'x'.repeat(5), evil: 1 },
+    });
     expect(extra.status).toBe(400);
     expect(JSON.stringify(extra.body)).toContain('evil');
     const notUuid = await gw.api('/v1/sessions/not-a-uuid', { token });

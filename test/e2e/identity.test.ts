@@ -64,7 +64,7 @@ describe('identity and policy over HTTP', () => {
     expect(s.status).toBe(403);
   });
 
-  it('lets carol read but not start sessions, and keeps alice out of bob\'s session', async () => {
+  it("lets carol read but not start sessions, and keeps alice out of bob's session", async () => {
     const carol = await gw.token('carol');
     expect((await gw.api('/v1/runbooks', { token: carol })).status).toBe(200);
     const refused = await start(carol);
@@ -105,22 +105,35 @@ describe('identity and policy over HTTP', () => {
     expect((await start(alice)).status).toBe(201);
     appendFileSync(join(policies, 'policy.csv'), '\np, user:alice, *, **, session:start, deny\n');
     const t0 = Date.now();
-    const refused = await waitFor('alice to be refused', async () => {
-      const r = await start(alice);
-      return r.status === 403 ? r : undefined;
-    }, 2000);
+    const refused = await waitFor(
+      'alice to be refused',
+      async () => {
+        const r = await start(alice);
+        return r.status === 403 ? r : undefined;
+      },
+      2000,
+    );
     expect(Date.now() - t0).toBeLessThanOrEqual(2000);
-    expect(refused.body.rule).toEqual(expect.arrayContaining(['user:alice', 'session:start', 'deny']));
+    expect(refused.body.rule).toEqual(
+      expect.arrayContaining(['user:alice', 'session:start', 'deny']),
+    );
   });
 
   it('keeps the last good policy when a file breaks, and /readyz says why', async () => {
     const alice = await gw.token('alice');
     const good = readFileSync(join(policies, 'policy.csv'), 'utf8');
-    writeFileSync(join(policies, 'policy.csv'), `${good}\np, group:oncall, *, **, no-such-action, allow\n`);
-    const ready = await waitFor('readiness to report the broken policy', async () => {
-      const r = await gw.api('/readyz');
-      return r.body?.info?.policy?.degraded ? r : undefined;
-    }, 5000);
+    writeFileSync(
+      join(policies, 'policy.csv'),
+      `${good}\np, group:oncall, *, **, no-such-action, allow\n`,
+    );
+    const ready = await waitFor(
+      'readiness to report the broken policy',
+      async () => {
+        const r = await gw.api('/readyz');
+        return r.body?.info?.policy?.degraded ? r : undefined;
+      },
+      5000,
+    );
     expect(ready.body.info.policy.error).toMatch(/no-such-action/);
     // The previous policy is still in force: alice is still refused, bob may still start.
     expect((await start(alice)).status).toBe(403);

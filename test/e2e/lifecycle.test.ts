@@ -59,12 +59,19 @@ describe('session lifecycle across gateway processes', () => {
     });
     gateways.push(gw);
     const token = await gw.token('alice');
-    const s = await gw.api('/v1/sessions', { token, body: { runbook: 'test/diagnostics', reason: 'idle test' } });
+    const s = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/diagnostics', reason: 'idle test' },
+    });
     expect(s.status).toBe(201);
-    const ended = await waitFor('the idle session to end', async () => {
-      const g = await gw.api(`/v1/sessions/${s.body.id}`, { token });
-      return g.body.state === 'ended' ? g.body : undefined;
-    }, 10_000);
+    const ended = await waitFor(
+      'the idle session to end',
+      async () => {
+        const g = await gw.api(`/v1/sessions/${s.body.id}`, { token });
+        return g.body.state === 'ended' ? g.body : undefined;
+      },
+      10_000,
+    );
     expect(ended.endReason).toMatch(/idle/);
     await waitFor('the kernel to exit', async () => !alive(s.body.kernel.pid), 10_000);
   });

@@ -15,16 +15,29 @@ const ORDERS = notebook({
   cells: [
     {
       id: 'count',
-      source: 'import rungate\nwith rungate.connect("orders-db") as c:\n    print(c.execute("select count(*) from orders").fetchone()[0])',
+      source:
+        'import rungate\nwith rungate.connect("orders-db") as c:\n    print(c.execute("select count(*) from orders").fetchone()[0])',
     },
-    { id: 'delete', source: 'import rungate\nwith rungate.connect("orders-db") as c:\n    c.execute("delete from orders")' },
-    { id: 'create', source: 'import rungate\nwith rungate.connect("orders-db") as c:\n    c.execute("create table evil (i int)")' },
+    {
+      id: 'delete',
+      source:
+        'import rungate\nwith rungate.connect("orders-db") as c:\n    c.execute("delete from orders")',
+    },
+    {
+      id: 'create',
+      source:
+        'import rungate\nwith rungate.connect("orders-db") as c:\n    c.execute("create table evil (i int)")',
+    },
     {
       id: 'sneaky',
       source:
         'import rungate\nwith rungate.connect("orders-db") as c:\n    c.execute("set default_transaction_read_only = off")\n    c.execute("set transaction read write")\n    c.execute("delete from orders")',
     },
-    { id: 'whoami', source: 'import rungate\nwith rungate.connect("orders-db") as c:\n    print(c.execute("select current_user").fetchone()[0])' },
+    {
+      id: 'whoami',
+      source:
+        'import rungate\nwith rungate.connect("orders-db") as c:\n    print(c.execute("select current_user").fetchone()[0])',
+    },
     { id: 'dsn', source: 'import os\nprint(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])' },
     { id: 'environ', source: 'import os\nprint(dict(os.environ))' },
   ],
@@ -76,7 +89,10 @@ describe('read-only credentials per session on a real PostgreSQL target', () => 
     gw.api(`/v1/sessions/${s}/cells/${cell}/execute`, { token, method: 'POST' });
 
   it('lets a session read, refuses every write at PostgreSQL, and drops the role at the end', async () => {
-    const s = await gw.api('/v1/sessions', { token, body: { runbook: 'test/orders', reason: 'orders e2e' } });
+    const s = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/orders', reason: 'orders e2e' },
+    });
     expect(s.status, JSON.stringify(s.body)).toBe(201);
     const id: string = s.body.id;
 
@@ -101,12 +117,19 @@ describe('read-only credentials per session on a real PostgreSQL target', () => 
 
     const ended = await gw.api(`/v1/sessions/${id}`, { token, method: 'DELETE' });
     expect(ended.body.state).toBe('ended');
-    await waitFor('the session role to be dropped', async () => !(await roleExists(target.url, role)), 5000);
+    await waitFor(
+      'the session role to be dropped',
+      async () => !(await roleExists(target.url, role)),
+      5000,
+    );
     expect(await rolesLike(target.url, 'rge2e_')).toEqual([]);
   });
 
   it('shows the session credential redacted and no other secret in the kernel', async () => {
-    const s = await gw.api('/v1/sessions', { token, body: { runbook: 'test/orders', reason: 'redaction e2e' } });
+    const s = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/orders', reason: 'redaction e2e' },
+    });
     const id: string = s.body.id;
     const dsn = await exec(id, 'dsn');
     expect(dsn.body.status).toBe('ok');

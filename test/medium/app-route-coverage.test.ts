@@ -35,7 +35,9 @@ describe('route coverage of the whole gateway', () => {
       }),
       issuer.issuer,
     );
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule.forRoot(config)],
+    }).compile();
     app = moduleRef;
   });
 
@@ -49,7 +51,9 @@ describe('route coverage of the whole gateway', () => {
     const routes = listRoutes(app);
     expect(routes.length).toBeGreaterThan(10);
     expect(findUnguardedRoutes(app)).toEqual([]);
-    const publicRoutes = routes.filter((r) => r.guard === 'public').map((r) => `${r.method} ${r.path}`);
+    const publicRoutes = routes
+      .filter((r) => r.guard === 'public')
+      .map((r) => `${r.method} ${r.path}`);
     expect(publicRoutes.sort()).toEqual(DECLARED_PUBLIC);
   });
 

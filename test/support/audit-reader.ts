@@ -36,7 +36,12 @@ export async function consumeUntil(
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`not done after ${timeoutMs} ms; saw ${seen.length}: ${seen.map((m) => m.event?.type).join(', ')}`)),
+        () =>
+          reject(
+            new Error(
+              `not done after ${timeoutMs} ms; saw ${seen.length}: ${seen.map((m) => m.event?.type).join(', ')}`,
+            ),
+          ),
         timeoutMs,
       );
       consumer
@@ -70,7 +75,9 @@ function headersOf(h: IHeaders | undefined): Record<string, string> {
 
 /** A validator built from the published JSON Schema alone, as a SIEM consumer would. */
 export function schemaValidator(): (event: unknown) => string | null {
-  const schema: unknown = JSON.parse(readFileSync(join(ROOT, 'docs', 'audit-event.schema.json'), 'utf8'));
+  const schema: unknown = JSON.parse(
+    readFileSync(join(ROOT, 'docs', 'audit-event.schema.json'), 'utf8'),
+  );
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   addFormats(ajv);
   const validate = ajv.compile(schema as object);

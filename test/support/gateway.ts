@@ -77,7 +77,12 @@ export async function startGateway(opts: StartOptions = {}): Promise<Gateway> {
   const url = `http://127.0.0.1:${httpPort}`;
   try {
     await Promise.race([
-      waitFor('the gateway to be ready', async () => (await fetch(`${url}/readyz`)).status === 200, 60_000, 100),
+      waitFor(
+        'the gateway to be ready',
+        async () => (await fetch(`${url}/readyz`)).status === 200,
+        60_000,
+        100,
+      ),
       exited.then((code) => {
         throw new Error(`gateway exited with ${code} during start-up`);
       }),
@@ -107,7 +112,12 @@ export async function startGateway(opts: StartOptions = {}): Promise<Gateway> {
       const res = await fetch(`${url}${path}`, {
         method: init.method ?? (init.body !== undefined ? 'POST' : 'GET'),
         headers,
-        body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+        body:
+          init.body === undefined
+            ? undefined
+            : typeof init.body === 'string'
+              ? init.body
+              : JSON.stringify(init.body),
       });
       const text = await res.text();
       let body: unknown = text;

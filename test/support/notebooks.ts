@@ -72,7 +72,11 @@ export const DIAGNOSTICS = notebook({
   cells: [
     { id: 'intro', type: 'markdown', source: '# Diagnostics' },
     { id: 'whoami', source: 'import os, sys\nprint(os.getpid())\nprint(sys.executable)' },
-    { id: 'slow', source: 'import time\nprint("first", flush=True)\ntime.sleep(1.5)\nprint("second", flush=True)' },
+    {
+      id: 'slow',
+      source:
+        'import time\nprint("first", flush=True)\ntime.sleep(1.5)\nprint("second", flush=True)',
+    },
     { id: 'boom', source: 'raise ValueError("boom from the runbook")' },
     { id: 'die', source: 'import os\nos._exit(1)' },
     { id: 'sleep', source: 'import time\ntime.sleep(60)' },

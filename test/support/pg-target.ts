@@ -5,7 +5,10 @@ import { createDatabase } from './postgres';
  * A "production" PostgreSQL database for target tests: an `orders` table, a read
  * role that may only SELECT and a write role that may change rows.
  */
-export async function createOrdersTarget(adminUrl: string, prefix: string): Promise<{ url: string; readRole: string; writeRole: string }> {
+export async function createOrdersTarget(
+  adminUrl: string,
+  prefix: string,
+): Promise<{ url: string; readRole: string; writeRole: string }> {
   const url = await createDatabase(adminUrl, prefix);
   const readRole = `${prefix}_read`;
   const writeRole = `${prefix}_write`;
@@ -41,7 +44,10 @@ export async function rolesLike(url: string, prefix: string): Promise<string[]> 
   const c = new Client({ connectionString: url });
   await c.connect();
   try {
-    const r = await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname LIKE $1', [`${prefix}%`]);
+    const r = await c.query<{ rolname: string }>(
+      'SELECT rolname FROM pg_roles WHERE rolname LIKE $1',
+      [`${prefix}%`],
+    );
     return r.rows.map((x) => x.rolname);
   } finally {
     await c.end();

@@ -11,17 +11,24 @@ export interface SseEvent {
  */
 export class SseReader {
   readonly events: SseEvent[] = [];
-  private readonly waiters: Array<{ match: (e: SseEvent) => boolean; resolve: (e: SseEvent) => void }> = [];
+  private readonly waiters: Array<{
+    match: (e: SseEvent) => boolean;
+    resolve: (e: SseEvent) => void;
+  }> = [];
   private readonly abort = new AbortController();
   private done: Promise<void> = Promise.resolve();
 
   static async open(url: string, token?: string): Promise<SseReader> {
     const r = new SseReader();
     const res = await fetch(url, {
-      headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: {
+        accept: 'text/event-stream',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       signal: r.abort.signal,
     });
-    if (res.status !== 200 || !res.body) throw new Error(`stream answered ${res.status}: ${await res.text()}`);
+    if (res.status !== 200 || !res.body)
+      throw new Error(`stream answered ${res.status}: ${await res.text()}`);
     r.done = r.pump(res.body);
     return r;
   }
@@ -69,12 +76,20 @@ export class SseReader {
   }
 
   /** Resolves with the first event (already seen or coming) that matches, or fails at the deadline. */
-  waitFor(match: (e: SseEvent) => boolean, timeoutMs = 10_000, what = 'an event'): Promise<SseEvent> {
+  waitFor(
+    match: (e: SseEvent) => boolean,
+    timeoutMs = 10_000,
+    what = 'an event',
+  ): Promise<SseEvent> {
     const seen = this.events.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`no ${what} within ${timeoutMs} ms; saw: ${this.events.map((e) => e.event).join(', ')}`));
+        reject(
+          new Error(
+            `no ${what} within ${timeoutMs} ms; saw: ${this.events.map((e) => e.event).join(', ')}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push({
         match,

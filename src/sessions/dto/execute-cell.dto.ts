@@ -3,7 +3,10 @@ import { Type } from 'class-transformer';
 import { IsOptional, IsString, Length, MaxLength, ValidateNested } from 'class-validator';
 
 export class BreakGlassDto {
-  @ApiProperty({ example: 'Payments down, approvers unreachable (INC-4711)', description: 'Why production changes without approvers' })
+  @ApiProperty({
+    example: 'Payments down, approvers unreachable (INC-4711)',
+    description: 'Why production changes without approvers',
+  })
   @IsString()
   @Length(10, 2000, { message: 'a break-glass reason must be 10 to 2000 characters' })
   reason!: string;
@@ -18,7 +21,8 @@ export class BreakGlassDto {
 export class ExecuteCellDto {
   @ApiPropertyOptional({
     type: BreakGlassDto,
-    description: 'Run a mutating cell without approvers (needs the breakglass permission); recorded as critical and queued for review',
+    description:
+      'Run a mutating cell without approvers (needs the breakglass permission); recorded as critical and queued for review',
   })
   @IsOptional()
   @ValidateNested()
