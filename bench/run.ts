@@ -7,7 +7,8 @@
  * 2. Session start with a warm pool against a cold one (pool size 0).
  *
  * Prints p50/p99 of each and the gateway/direct ratio. Runs on the embedded
- * database unless DATABASE_URL is set. BENCH_ITERATIONS sets the sample size.
+ * database unless DATABASE_URL is set or BENCH_DATABASE=postgres (which starts a
+ * PostgreSQL server for the run). BENCH_ITERATIONS sets the sample size.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { loadConfig } from '../src/config/load-config';
 import { KernelsService } from '../src/kernels/kernels.service';
 import { startGateway, type Gateway } from '../test/support/gateway';
 import { notebook, runbooksDir } from '../test/support/notebooks';
+import { createDatabase, startPostgres } from '../test/support/postgres';
 
 const N = Number(process.env.BENCH_ITERATIONS ?? 300);
 const WARMUP = 30;
@@ -131,6 +133,9 @@ async function poolReady(gw: Gateway): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = runbooksDir({ 'bench/one': BENCH_RUNBOOK });
+  // BENCH_DATABASE=postgres: a real PostgreSQL server, started here as the tests start it.
+  const pg = process.env.BENCH_DATABASE === 'postgres' ? await startPostgres() : undefined;
+  if (pg) process.env.DATABASE_URL = await createDatabase(pg.url, 'bench');
   const env: Record<string, string> = {
     RUNGATE_RUNBOOKS_DIR: dir,
     NODE_ENV: 'development',
@@ -159,6 +164,7 @@ async function main(): Promise<void> {
     coldStarts = await sessionStarts(cold, await cold.token('alice'), false);
   } finally {
     await cold.stop();
+    await pg?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 

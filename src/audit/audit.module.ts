@@ -74,6 +74,7 @@ export class AuditRelayRunner implements OnApplicationBootstrap, BeforeApplicati
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.audit.flushPending();
     this.audit.attachRelay(undefined);
     await this.relay.stop(SHUTDOWN_GRACE_MS);
   }

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { ErrorCode, RungateError } from '../common/errors';
@@ -73,6 +74,14 @@ export interface AuditServiceSettings {
 const VERIFY_PAGE = 1000;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
+/** Events one group commit writes at most. */
+const SOON_BATCH = 500;
+
+interface SoonEvent {
+  readonly type: AuditEventType;
+  readonly payload: AuditPayload<AuditEventType>;
+  readonly options: RecordOptions;
+}
 
 /**
  * The audit trail's entry point. `record` writes an event into the caller's
@@ -82,6 +91,9 @@ const MAX_LIMIT = 1000;
  */
 export class AuditService {
   private relay: RelaySignal | undefined;
+  private readonly logger = new Logger('AuditService');
+  private readonly soon: SoonEvent[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Database,
@@ -164,6 +176,63 @@ export class AuditService {
     const event = await this.db.transaction((tx) => this.record(tx, type, payload, options));
     this.relay?.nudge();
     return event;
+  }
+
+  /**
+   * Records an event that describes something already decided (a policy decision, a
+   * refused token, an HTTP command's result) without holding up the request: who,
+   * when and which trace are taken now, and the events of concurrent requests are
+   * written together in one transaction (a group commit), so the gateway chain's
+   * lock is taken once per batch rather than once per request.
+   */
+  recordSoon<T extends AuditEventType>(
+    type: T,
+    payload: AuditPayload<T>,
+    options: RecordOptions = {},
+  ): void {
+    this.soon.push({
+      type,
+      payload: {
+        ...payload,
+        actor: payload.actor ?? currentActor() ?? SYSTEM_ACTOR,
+      } as AuditPayload<AuditEventType>,
+      options: {
+        trace: options.trace ?? currentTraceContext() ?? freshTrace(),
+        time: options.time ?? new Date(),
+      },
+    });
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.flushSoon())
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.soon.length > 0) void this.flushPending();
+      });
+  }
+
+  /** Resolves once every event given to `recordSoon` so far is written (or reported lost). */
+  async flushPending(): Promise<void> {
+    while (this.flushing || this.soon.length > 0) {
+      if (this.flushing) await this.flushing;
+      else await this.flushSoon();
+    }
+  }
+
+  private async flushSoon(): Promise<void> {
+    while (this.soon.length > 0) {
+      const batch = this.soon.splice(0, SOON_BATCH);
+      try {
+        await this.transaction(async (tx) => {
+          for (const e of batch) await this.record(tx, e.type, e.payload, e.options);
+        });
+      } catch {
+        // One bad event must not take the others with it: write them one by one.
+        for (const e of batch) {
+          await this.recordNow(e.type, e.payload, e.options).catch((err: unknown) => {
+            this.logger.error({ err, type: e.type }, 'an audit event could not be recorded');
+          });
+        }
+      }
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { decisionPayload } from '../audit';
 import { actorFromPrincipal, currentAuditScope, runInAuditScope } from '../audit/audit-context';
@@ -15,7 +15,6 @@ import { currentTraceContext } from '../telemetry/otel';
  */
 @Injectable()
 export class AuditHooks implements OnModuleInit, OnModuleDestroy {
-  private readonly log = new Logger('AuditHooks');
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
@@ -30,37 +29,31 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
         // List filtering asks once per item; the list call's own decision is the record.
         if (e.kind === 'filter') return;
         const scope = currentAuditScope();
-        this.background(
-          this.audit.recordNow('policy.decision', {
-            ...decisionPayload(e.decision, e.kind),
-            actor: actorFromPrincipal(e.principal, scope ?? {}),
-            severity: e.decision.allowed ? 'info' : 'warning',
-          }),
-        );
+        this.audit.recordSoon('policy.decision', {
+          ...decisionPayload(e.decision, e.kind),
+          actor: actorFromPrincipal(e.principal, scope ?? {}),
+          severity: e.decision.allowed ? 'info' : 'warning',
+        });
       }),
       this.auth.onAuthFailure((f) => {
         const actor: AuditActor = { type: 'anonymous', ip: f.ip, user_agent: f.userAgent };
-        this.background(
-          this.audit.recordNow('auth.failed', {
-            actor,
-            outcome: { result: 'failure', reason: f.reason },
-            details: { kind: f.kind },
-          }),
-        );
+        this.audit.recordSoon('auth.failed', {
+          actor,
+          outcome: { result: 'failure', reason: f.reason },
+          details: { kind: f.kind },
+        });
       }),
       this.policy.onReload((r) => {
-        this.background(
-          this.audit.recordNow('policy.reloaded', {
-            outcome: r.ok
-              ? { result: 'success' }
-              : { result: 'failure', reason: 'the policy files are invalid' },
-            details: {
-              files: this.policy.health().files,
-              loaded_at: r.loadedAt,
-              ...(r.error ? { error: r.error } : {}),
-            },
-          }),
-        );
+        this.audit.recordSoon('policy.reloaded', {
+          outcome: r.ok
+            ? { result: 'success' }
+            : { result: 'failure', reason: 'the policy files are invalid' },
+          details: {
+            files: this.policy.health().files,
+            loaded_at: r.loadedAt,
+            ...(r.error ? { error: r.error } : {}),
+          },
+        });
       }),
     );
   }
@@ -86,38 +79,32 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
           if (req.method === 'GET' && res.statusCode < 400) return;
           const principal = currentPrincipalOf(req);
           // Kept on the gateway chain: a session's chain holds its own life only.
-          this.background(
-            this.audit.recordNow(
-              'http.request',
-              {
-                actor: principal
-                  ? actorFromPrincipal(principal, scope)
-                  : { type: 'anonymous', ip: scope.ip, user_agent: scope.userAgent },
-                http: {
-                  method: req.method,
-                  path,
-                  ...(typeof req.route?.path === 'string'
-                    ? { route: `/v1${req.route.path}`.replace('/v1/v1', '/v1') }
-                    : {}),
-                  status_code: res.statusCode,
-                  duration_ms: Math.round(performance.now() - started),
-                },
-                outcome: {
-                  result: res.statusCode < 400 ? 'success' : 'failure',
-                  ...(res.statusCode >= 400 ? { reason: `HTTP ${res.statusCode}` } : {}),
-                },
+          this.audit.recordSoon(
+            'http.request',
+            {
+              actor: principal
+                ? actorFromPrincipal(principal, scope)
+                : { type: 'anonymous', ip: scope.ip, user_agent: scope.userAgent },
+              http: {
+                method: req.method,
+                path,
+                ...(typeof req.route?.path === 'string'
+                  ? { route: `/v1${req.route.path}`.replace('/v1/v1', '/v1') }
+                  : {}),
+                status_code: res.statusCode,
+                duration_ms: Math.round(performance.now() - started),
               },
-              trace ? { trace } : {},
-            ),
+              outcome: {
+                result: res.statusCode < 400 ? 'success' : 'failure',
+                ...(res.statusCode >= 400 ? { reason: `HTTP ${res.statusCode}` } : {}),
+              },
+            },
+            trace ? { trace } : {},
           );
         });
         next();
       });
     };
-  }
-
-  private background(p: Promise<unknown>): void {
-    p.catch((err: unknown) => this.log.error({ err }, 'could not record an audit event'));
   }
 }
 
