@@ -5,13 +5,12 @@ import {
   SYSTEM_ACTOR,
   type AuditActor,
   type AuditApproval,
-  type AuditApprovalState,
   type AuditEventType,
   type AuditPayload,
 } from '../audit/audit.types';
 import type { Queryable } from '../db/database';
 import type { ApprovalEventType } from './approval-state';
-import type { ApprovalPerson, ApprovalRecord, ApprovalState } from './approvals.types';
+import type { ApprovalPerson, ApprovalRecord } from './approvals.types';
 
 /** One recorded step of an approval. */
 export interface ApprovalEvent {
@@ -34,14 +33,11 @@ type ApprovalAuditType = Extract<
   | 'approval.expired'
   | 'approval.cancelled'
   | 'approval.consumed'
+  | 'approval.breakglass'
+  | 'approval.acknowledged'
 >;
 
-/**
- * Which audit type each approval step is published as. The audit catalogue has no
- * break-glass or acknowledgement types (yet): a break-glass run is the use of an
- * approval nobody granted (`approval.consumed` with `breakglass: true`, which makes it
- * critical), and its acknowledgement is the grant after the fact.
- */
+/** Which audit type each approval step is published as. */
 const AUDIT_TYPE: { readonly [E in ApprovalEventType]: ApprovalAuditType } = {
   'approval.requested': 'approval.requested',
   'approval.granted': 'approval.granted',
@@ -49,14 +45,9 @@ const AUDIT_TYPE: { readonly [E in ApprovalEventType]: ApprovalAuditType } = {
   'approval.expired': 'approval.expired',
   'approval.cancelled': 'approval.cancelled',
   'approval.consumed': 'approval.consumed',
-  'approval.breakglass': 'approval.consumed',
-  'approval.acknowledged': 'approval.granted',
+  'approval.breakglass': 'approval.breakglass',
+  'approval.acknowledged': 'approval.acknowledged',
 };
-
-/** The audit schema knows the request states, not the break-glass review states. */
-function auditState(state: ApprovalState): AuditApprovalState {
-  return state === 'needs_review' || state === 'reviewed' ? 'consumed' : state;
-}
 
 /**
  * Records approval steps as audit events in the caller's transaction, so a step and
@@ -81,7 +72,7 @@ export function approvalPayload(event: ApprovalEvent): AuditPayload<ApprovalAudi
       : undefined;
   const approval: AuditApproval = {
     id: a.id,
-    state: auditState(a.state),
+    state: a.state,
     reason: a.reason,
     comment: event.comment,
     requester: { sub: a.requester.sub, name: a.requester.name },

@@ -84,7 +84,18 @@ const defs: Record<string, Schema> = {
   person: object(['sub', 'name'], { sub: nonEmpty, name: str }),
   approval: object(['id', 'state'], {
     id: nonEmpty,
-    state: { enum: ['pending', 'approved', 'denied', 'expired', 'cancelled', 'consumed'] },
+    state: {
+      enum: [
+        'pending',
+        'approved',
+        'denied',
+        'expired',
+        'cancelled',
+        'consumed',
+        'needs_review',
+        'reviewed',
+      ],
+    },
     reason: str,
     comment: str,
     requester: ref('person'),
@@ -241,6 +252,8 @@ const TYPES: { readonly [T in AuditEventType]: TypeSchema } = {
   'approval.expired': approvalType,
   'approval.cancelled': approvalType,
   'approval.consumed': approvalType,
+  'approval.breakglass': approvalType,
+  'approval.acknowledged': approvalType,
   'credential.issued': credentialType,
   'credential.revoked': credentialType,
   'auth.failed': {

@@ -172,6 +172,32 @@ export const AUDIT_SAMPLES: { readonly [T in AuditEventType]: AuditPayload<T> } 
     cell: { ...MUTATING_CELL, execution_id: EXECUTION },
     approval: { ...APPROVAL, state: 'consumed', approvals: 1 },
   },
+  'approval.breakglass': {
+    actor: ALICE,
+    session: SESSION,
+    runbook: RUNBOOK,
+    cell: { ...MUTATING_CELL, execution_id: EXECUTION },
+    approval: {
+      ...APPROVAL,
+      state: 'needs_review',
+      reason: 'payments down, approvers unreachable (INC-4711)',
+      breakglass: true,
+      approvals: 0,
+    },
+  },
+  'approval.acknowledged': {
+    actor: { type: 'user', ...BOB, groups: ['approvers'] },
+    session: SESSION,
+    runbook: RUNBOOK,
+    cell: MUTATING_CELL,
+    approval: {
+      ...APPROVAL,
+      state: 'reviewed',
+      breakglass: true,
+      reviewer: BOB,
+      comment: 'checked the write; fine',
+    },
+  },
   'credential.issued': {
     session: SESSION,
     cell: { ...MUTATING_CELL, execution_id: EXECUTION },

@@ -94,7 +94,15 @@ export interface AuditPerson {
 }
 
 export type AuditApprovalState =
-  'pending' | 'approved' | 'denied' | 'expired' | 'cancelled' | 'consumed';
+  | 'pending'
+  | 'approved'
+  | 'denied'
+  | 'expired'
+  | 'cancelled'
+  | 'consumed'
+  /** A break-glass run waiting for an approver to acknowledge it after the fact. */
+  | 'needs_review'
+  | 'reviewed';
 
 /** An approval request: what it is bound to and where it stands. */
 export interface AuditApproval {
@@ -244,6 +252,10 @@ export interface AuditEventCatalog {
   'approval.expired': ApprovalPayload;
   'approval.cancelled': ApprovalPayload;
   'approval.consumed': ApprovalPayload;
+  /** A mutating cell run without approvers by a person with `breakglass`. */
+  'approval.breakglass': ApprovalPayload;
+  /** An approver reviewed a break-glass run after the fact. */
+  'approval.acknowledged': ApprovalPayload;
   'credential.issued': CredentialPayload;
   'credential.revoked': CredentialPayload;
   'auth.failed': {
@@ -304,6 +316,8 @@ export const AUDIT_EVENT_TYPES = [
   'approval.expired',
   'approval.cancelled',
   'approval.consumed',
+  'approval.breakglass',
+  'approval.acknowledged',
   'credential.issued',
   'credential.revoked',
   'auth.failed',
@@ -367,6 +381,8 @@ export const DEFAULT_SEVERITY: { readonly [T in AuditEventType]: AuditSeverity }
   'approval.expired': 'info',
   'approval.cancelled': 'info',
   'approval.consumed': 'info',
+  'approval.breakglass': 'critical',
+  'approval.acknowledged': 'warning',
   'credential.issued': 'info',
   'credential.revoked': 'info',
   'auth.failed': 'warning',

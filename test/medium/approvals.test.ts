@@ -465,7 +465,7 @@ describe(ApprovalsService.name, () => {
         severity: 'critical',
       });
       expect(await auditTypes(t, approval.id)).toEqual([
-        { type: 'approval.consumed', severity: 'critical', actor: 'ivan' },
+        { type: 'approval.breakglass', severity: 'critical', actor: 'ivan' },
       ]);
 
       const refused = await t.db
@@ -500,6 +500,10 @@ describe(ApprovalsService.name, () => {
       expect(
         (after.body.approvals as Array<{ approval: { id: string } }>).map((a) => a.approval.id),
       ).not.toContain(approval.id);
+      expect(await auditTypes(t, approval.id)).toEqual([
+        { type: 'approval.breakglass', severity: 'critical', actor: 'ivan' },
+        { type: 'approval.acknowledged', severity: 'critical', actor: 'dave' },
+      ]);
     });
   });
 });
