@@ -52,6 +52,13 @@ export const auditRecordedTotal = new Counter({
   registers: [metricsRegistry],
 });
 
+export const auditDroppedTotal = new Counter({
+  name: 'rungate_audit_dropped_total',
+  help: 'Events recorded off the request path that were dropped because too many were waiting (a flood), by type',
+  labelNames: ['type'] as const,
+  registers: [metricsRegistry],
+});
+
 export const auditPublishedTotal = new Counter({
   name: 'rungate_audit_events_published_total',
   help: 'Audit events handed to the sink and marked published',

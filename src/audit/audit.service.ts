@@ -5,7 +5,12 @@ import { ErrorCode, RungateError } from '../common/errors';
 import type { Database, Queryable } from '../db/database';
 import { currentTraceContext, type TraceContext } from '../telemetry/otel';
 import { currentActor } from './audit-context';
-import { auditRecordedTotal, setBacklogSource, type AuditBacklog } from './audit.metrics';
+import {
+  auditDroppedTotal,
+  auditRecordedTotal,
+  setBacklogSource,
+  type AuditBacklog,
+} from './audit.metrics';
 import type { AuditRepository } from './audit.repository';
 import {
   AUDIT_SCHEMA,
@@ -76,6 +81,11 @@ const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 /** Events one group commit writes at most. */
 const SOON_BATCH = 500;
+/**
+ * Events waiting for a group commit at most: a flood (of refused tokens, say) must
+ * not grow memory without bound. Past it, events are dropped, counted and logged.
+ */
+const SOON_LIMIT = 20_000;
 
 interface SoonEvent {
   readonly type: AuditEventType;
@@ -94,6 +104,7 @@ export class AuditService {
   private readonly logger = new Logger('AuditService');
   private readonly soon: SoonEvent[] = [];
   private flushing: Promise<void> | undefined;
+  private dropped = 0;
 
   constructor(
     private readonly db: Database,
