@@ -21,6 +21,7 @@ import { parseNotebook, renderParametersCell, validateParameters } from '../runb
 import { RunbooksService } from '../runbooks/runbooks.service';
 import type { Runbook, RunbookCell } from '../runbooks/runbooks.types';
 import { currentTraceContext, currentTraceparent } from '../telemetry/otel';
+import { PolicyService } from '../policy/policy.service';
 import { TargetsService } from '../targets/targets.service';
 import type { SessionCredentials } from '../targets/targets.types';
 import { OutputRecorder } from './output-recorder';
@@ -80,6 +81,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     private readonly targets: TargetsService,
     private readonly audit: SessionAudit,
     private readonly approvals: ApprovalsService,
+    private readonly policy: PolicyService,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -230,7 +232,12 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         `cell "${cell.id}" is read-only: break-glass is for mutating cells`,
       );
     }
-    if (cell.class === 'mutating') this.assertCurrentCode(rt, cell);
+    if (cell.class === 'mutating') {
+      // Running a change of production is its own permission (break-glass is checked
+      // by approvals against `breakglass`), whatever the approval says.
+      if (!breakGlass) this.assertMayRunMutating(principal, rt);
+      this.assertCurrentCode(rt, cell);
+    }
     const pending = await this.enqueue(rt, principal, [cell], null, breakGlass);
     return wait ? pending[0].done : pending[0].record;
   }
@@ -467,6 +474,20 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
         currentVersion: current?.valid ? current.version : null,
       },
     );
+  }
+
+  private assertMayRunMutating(principal: Principal, rt: SessionRuntime): void {
+    const decision = this.policy.authorize(principal, 'cell:execute-mutating', {
+      runbook: rt.session.runbookId,
+      environment: rt.session.environment,
+      owner: rt.session.owner.sub,
+    });
+    if (!decision.allowed) {
+      throw new RungateError(ErrorCode.Forbidden, decision.reason, {
+        action: 'cell:execute-mutating',
+        rule: decision.rule,
+      });
+    }
   }
 
   private useApproval(
