@@ -108,7 +108,7 @@ export class Database implements Queryable {
       });
       db = new Database(pool, true, server, logger, options.connectTimeoutMs);
       logger.log(
-        `using the embedded database in ${options.dataDir} (PGlite on ${server.host}:${server.port})`,
+        `using the embedded database in ${options.dataDir} (PGlite on ${server.host.startsWith('/') ? `${server.host}/.s.PGSQL.${server.port}` : `${server.host}:${server.port}`})`,
       );
     }
     // An idle connection that breaks emits 'error' on the pool; unheard, it would crash the process.

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -17,14 +17,30 @@ import { DataDirLock } from './data-dir-lock';
  */
 const SOCKET_MAX_CONNECTIONS = 4;
 
+/** The socket file name libpq and `pg` derive from a directory and a port. */
+const SOCKET_PORT = 5432;
+/** sun_path holds 108 bytes on Linux; longer paths fall back to loopback TCP. */
+const MAX_SOCKET_PATH = 100;
+
 /** Where things live under the gateway's data directory. */
-export function embeddedPaths(dataDir: string): { pgdata: string; lockFile: string } {
-  return { pgdata: join(dataDir, 'pglite'), lockFile: join(dataDir, 'pglite.lock') };
+export function embeddedPaths(dataDir: string): {
+  pgdata: string;
+  lockFile: string;
+  socketDir: string;
+} {
+  return {
+    pgdata: join(dataDir, 'pglite'),
+    lockFile: join(dataDir, 'pglite.lock'),
+    socketDir: join(dataDir, 'pglite-socket'),
+  };
 }
 
 /**
- * PGlite persisted under `<dataDir>/pglite`, served on a free loopback port so the
- * gateway reaches it through `pg` like any PostgreSQL server.
+ * PGlite persisted under `<dataDir>/pglite`, served on a Unix socket in a directory
+ * only the gateway's user may enter (the socket server has no authentication, so a
+ * TCP port would let any local user at the audit trail), and reached through `pg`
+ * like any PostgreSQL server. Falls back to a free loopback port when the socket
+ * path would be too long.
  */
 export class EmbeddedPostgres {
   private stopping: Promise<void> | undefined;
@@ -39,12 +55,26 @@ export class EmbeddedPostgres {
 
   /** Fails with DataDirLockedError when another gateway holds the directory. */
   static async start(dataDir: string): Promise<EmbeddedPostgres> {
-    const { pgdata, lockFile } = embeddedPaths(dataDir);
+    const { pgdata, lockFile, socketDir } = embeddedPaths(dataDir);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const lock = await DataDirLock.acquire(lockFile);
     let db: PGlite | undefined;
     try {
       db = await PGlite.create({ dataDir: pgdata });
+      const socketPath = join(socketDir, `.s.PGSQL.${SOCKET_PORT}`);
+      if (socketPath.length <= MAX_SOCKET_PATH) {
+        await mkdir(socketDir, { recursive: true, mode: 0o700 });
+        await chmod(socketDir, 0o700);
+        // A socket file left by a killed gateway; the data-dir lock says it is ours.
+        await rm(socketPath, { force: true });
+        const server = new PGLiteSocketServer({
+          db,
+          path: socketPath,
+          maxConnections: SOCKET_MAX_CONNECTIONS,
+        });
+        await server.start();
+        return new EmbeddedPostgres(db, server, lock, socketDir, SOCKET_PORT);
+      }
       const server = new PGLiteSocketServer({
         db,
         host: '127.0.0.1',
