@@ -106,6 +106,7 @@ async function findOrInstallBinaries(): Promise<string> {
   const found = findBinaries();
   if (found !== undefined) return found;
   // CI machines start bare; we are root there and apt has no terminal to ask on.
+  process.stderr.write('[test setup] installing the PostgreSQL server from Debian packages\n');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await run('apt-get', ['update'], { env, maxBuffer: 64 * 1024 * 1024 });
   await run('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
