@@ -201,6 +201,13 @@ export class AuditService {
     payload: AuditPayload<T>,
     options: RecordOptions = {},
   ): void {
+    if (this.soon.length >= SOON_LIMIT) {
+      auditDroppedTotal.inc({ type });
+      if (this.dropped++ % 1000 === 0) {
+        this.logger.error(`audit events arrive faster than they can be written; dropped a ${type}`);
+      }
+      return;
+    }
     this.soon.push({
       type,
       payload: {
