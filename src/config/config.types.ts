@@ -72,6 +72,9 @@ export interface SessionsConfig {
   readonly cellTimeoutMs: number;
   /** Executions waiting behind the running one, per session. */
   readonly maxQueuedExecutions: number;
+  /** Open sessions (each holds a kernel process) on this gateway, and per person. */
+  readonly maxOpen: number;
+  readonly maxOpenPerUser: number;
 }
 
 export interface DemoTargetConfig {

@@ -68,6 +68,8 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       outputCapBytes: r.int('RUNGATE_OUTPUT_CAP_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
       cellTimeoutMs: r.seconds('RUNGATE_CELL_TIMEOUT', 15 * 60),
       maxQueuedExecutions: r.int('RUNGATE_MAX_QUEUED_EXECUTIONS', 16, 0, 1000),
+      maxOpen: r.int('RUNGATE_MAX_SESSIONS', 32, 1, 10_000),
+      maxOpenPerUser: r.int('RUNGATE_MAX_SESSIONS_PER_USER', 4, 1, 1000),
     },
     demoTarget: {
       enabled: r.bool('RUNGATE_DEMO_TARGET', nodeEnv !== 'production'),

@@ -112,6 +112,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   // ---- sessions -------------------------------------------------------------
 
   async start(principal: Principal, input: StartSessionInput): Promise<SessionView> {
+    this.assertRoomFor(principal);
     const runbook = await this.resolveRunbook(input.runbook, input.version);
     const parameters = runbook.parameters
       ? validateParameters(runbook, input.parameters ?? {})
@@ -159,6 +160,25 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       throw err;
     }
     return this.view(id);
+  }
+
+  /** Each session holds a kernel process: their number is bounded, in all and per person. */
+  private assertRoomFor(principal: Principal): void {
+    const open = [...this.runtimes.values()].filter((rt) => !rt.ending);
+    const mine = open.filter((rt) => rt.session.owner.sub === principal.sub);
+    if (mine.length >= this.config.sessions.maxOpenPerUser) {
+      throw new RungateError(
+        ErrorCode.Busy,
+        `you already have ${mine.length} open sessions (the limit is ${this.config.sessions.maxOpenPerUser}); end one with DELETE /v1/sessions/{id}`,
+        { open: mine.map((rt) => rt.id) },
+      );
+    }
+    if (open.length >= this.config.sessions.maxOpen) {
+      throw new RungateError(
+        ErrorCode.Busy,
+        `this gateway runs ${open.length} sessions, its limit; try again when one ends`,
+      );
+    }
   }
 
   async get(id: string): Promise<SessionView> {

@@ -47,6 +47,31 @@ describe('session lifecycle across gateway processes', () => {
     expect(after.body.endReason).toMatch(/restarted/);
   });
 
+  it('bounds the open sessions per person, and frees a place when one ends', async () => {
+    const dir = runbooksDir({ 'test/diagnostics': DIAGNOSTICS });
+    dirs.push(dir);
+    const gw = await startGateway({
+      env: {
+        DATABASE_URL: await createDatabase(inject('postgresUrl'), 'e2e_limits'),
+        RUNGATE_RUNBOOKS_DIR: dir,
+        RUNGATE_MAX_SESSIONS_PER_USER: '1',
+      },
+    });
+    gateways.push(gw);
+    const alice = await gw.token('alice');
+    const start = (token: string) =>
+      gw.api('/v1/sessions', { token, body: { runbook: 'test/diagnostics', reason: 'limits' } });
+    const first = await start(alice);
+    expect(first.status).toBe(201);
+    const second = await start(alice);
+    expect(second.status).toBe(409);
+    expect(second.body.code).toBe('busy');
+    expect(second.body.open).toEqual([first.body.id]);
+    expect((await start(await gw.token('bob'))).status).toBe(201);
+    await gw.api(`/v1/sessions/${first.body.id}`, { token: alice, method: 'DELETE' });
+    expect((await start(alice)).status).toBe(201);
+  });
+
   it('ends an idle session by itself and shuts its kernel down', async () => {
     const dir = runbooksDir({ 'test/diagnostics': DIAGNOSTICS });
     dirs.push(dir);

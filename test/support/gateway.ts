@@ -63,6 +63,9 @@ export async function startGateway(opts: StartOptions = {}): Promise<Gateway> {
     RUNGATE_DATA_DIR: dataDir,
     RUNGATE_KERNEL_POOL_SIZE: '1',
     RUNGATE_LOG_LEVEL: 'warn',
+    // Test files start many sessions as one person and leave them to the gateway's end.
+    RUNGATE_MAX_SESSIONS_PER_USER: '100',
+    RUNGATE_MAX_SESSIONS: '200',
     ...opts.env,
   };
   let out = '';

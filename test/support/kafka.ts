@@ -127,7 +127,9 @@ async function installKafkaLibs(): Promise<string> {
     .digest('hex');
   if (await libsMatch(kafkaLibsDir, pomHash)) return kafkaLibsDir;
 
-  process.stderr.write('[test setup] fetching the Kafka broker jars from Maven Central (first run only)\n');
+  process.stderr.write(
+    '[test setup] fetching the Kafka broker jars from Maven Central (first run only)\n',
+  );
   const staging = `${kafkaLibsDir}.tmp-${process.pid}-${randomUUID()}`;
   const result = await run(
     'mvn',
