@@ -1,11 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { retry, type BackoffPolicy } from '../audit/retry';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { backoffDelay, classifyError, type BackoffPolicy } from '../audit/retry';
 import { InfrastructureError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig, ApprovalWebhookConfig } from '../config/config.types';
+import type { Queryable } from '../db/database';
 import type { ApprovalEvent } from './approval-audit';
+import {
+  ApprovalNotificationsRepository,
+  type ClaimedNotification,
+} from './approval-notifications.repository';
 import type { ApprovalEventType } from './approval-state';
 import {
   DELIVERY_HEADER,
@@ -23,8 +34,18 @@ const NOTIFIED: ReadonlySet<ApprovalEventType> = new Set<ApprovalEventType>([
   'approval.breakglass',
 ]);
 
-/** Deliveries waiting or retrying at once; beyond this new ones are dropped (and logged). */
-const MAX_IN_FLIGHT = 1000;
+/** Attempts one process runs at once; the rest wait in the outbox. */
+const MAX_CONCURRENT = 16;
+
+/**
+ * How often the outbox is polled. Commits wake the sender at once and short retry
+ * delays set their own timer; polling finds what another process left behind
+ * (a replica, or the process before a restart) and retries due after a long backoff.
+ */
+const NOTIFICATION_POLL_MS = 500;
+
+/** How much longer than the per-attempt timeout a claim holds a row. */
+const LEASE_MARGIN_MS = 10_000;
 
 /**
  * The JSON a webhook receives. It names what is approved and where, never a
@@ -101,45 +122,72 @@ export interface DeliveryResult {
 }
 
 /**
- * Posts approval notifications to the configured webhook, signed (see
- * webhook-signature.ts), after the step committed and off the request path: a slow
- * or dead receiver delays nothing. Failures are retried with exponential backoff
- * and jitter, a bounded number of times; 4xx answers other than 408 and 429 are not
- * retried. Deliveries live in memory: those in flight when the gateway stops are lost.
+ * Approval notifications through a transactional outbox. {@link enqueue} writes the
+ * signed-to-be JSON into `approval_notifications` in the transaction of the step it
+ * announces; a sender loop (started and stopped with the application) claims due
+ * rows, POSTs them signed (see webhook-signature.ts) off the request path, and marks
+ * them delivered, or schedules the next attempt with exponential backoff and jitter,
+ * or gives up after the configured attempts (4xx answers other than 408 and 429 are
+ * not retried). Rows outlive the process: what a stopped gateway left undelivered,
+ * the next one sends, with the same delivery id. Delivery is at least once.
  */
 @Injectable()
-export class ApprovalWebhook implements OnApplicationShutdown {
+export class ApprovalWebhook implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ApprovalWebhook.name);
   private readonly settings: ApprovalWebhookConfig | undefined;
-  private readonly inFlight = new Set<Promise<DeliveryResult>>();
-  private readonly stopping = new AbortController();
+  private readonly policy: BackoffPolicy | undefined;
   private readonly listeners = new Set<(r: DeliveryResult) => void>();
+  /** Attempts running now. */
+  private readonly sending = new Set<Promise<void>>();
+  /** Wake-ups for retries due before the next poll. */
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private poller: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  /** A wake-up arrived while polling: poll once more afterwards. */
+  private pollAgain = false;
+  /** The last poll stopped for lack of room: an attempt that ends polls again. */
+  private saturated = false;
+  private running = false;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly outbox: ApprovalNotificationsRepository,
+  ) {
     this.settings = config.approvals.webhook;
+    this.policy =
+      this.settings === undefined
+        ? undefined
+        : {
+            initialMs: this.settings.initialBackoffMs,
+            maxMs: this.settings.maxBackoffMs,
+            multiplier: 2,
+            jitter: 0.5,
+          };
   }
 
   get enabled(): boolean {
     return this.settings !== undefined;
   }
 
-  /** Queues a notification for a committed step; returns at once. */
-  notify(event: ApprovalEvent): void {
-    const settings = this.settings;
-    if (settings === undefined || !NOTIFIED.has(event.type)) return;
-    if (this.inFlight.size >= MAX_IN_FLIGHT) {
-      this.logger.error(
-        `dropped the ${event.type} notification of approval ${event.approval.id}: too many deliveries pending`,
-      );
-      return;
-    }
-    const body = JSON.stringify(notificationOf(event, randomUUID(), new Date()));
-    const delivery = this.deliver(settings, event, body);
-    this.inFlight.add(delivery);
-    void delivery.then((result) => {
-      this.inFlight.delete(delivery);
-      for (const listener of this.listeners) listener(result);
+  /**
+   * Writes the notification of a step in the step's own transaction, so it exists
+   * exactly when the step committed. Nothing without a webhook URL, nor for steps
+   * that do not notify. Call {@link wake} once the transaction committed.
+   */
+  async enqueue(tx: Queryable, event: ApprovalEvent): Promise<void> {
+    if (this.settings === undefined || !NOTIFIED.has(event.type)) return;
+    const id = randomUUID();
+    await this.outbox.insert(tx, {
+      id,
+      approvalId: event.approval.id,
+      type: event.type,
+      body: JSON.stringify(notificationOf(event, id, new Date())),
     });
+  }
+
+  /** Sends what is due now instead of at the next poll; returns at once. */
+  wake(): void {
+    this.kick();
   }
 
   /** Calls `listener` with the outcome of every notification; returns an unsubscribe function. */
@@ -148,52 +196,132 @@ export class ApprovalWebhook implements OnApplicationShutdown {
     return () => this.listeners.delete(listener);
   }
 
-  /** Waits for the deliveries in flight now (retries included). */
+  /** Waits for the poll and the attempts running now (not for later retries). */
   async drain(): Promise<void> {
-    await Promise.all([...this.inFlight]);
+    await this.polling;
+    await Promise.all([...this.sending]);
   }
 
-  /** Stops retrying; a last attempt still in progress finishes. */
-  onApplicationShutdown(): void {
-    this.stopping.abort();
+  onApplicationBootstrap(): void {
+    if (this.settings === undefined) return;
+    this.running = true;
+    this.poller = setInterval(() => this.kick(), NOTIFICATION_POLL_MS);
+    this.poller.unref();
+    // Whatever a previous process left undelivered goes out now.
+    this.kick();
   }
 
-  private async deliver(
-    settings: ApprovalWebhookConfig,
-    event: ApprovalEvent,
-    body: string,
-  ): Promise<DeliveryResult> {
-    const id = (JSON.parse(body) as { id: string }).id;
-    const policy: BackoffPolicy = {
-      initialMs: settings.initialBackoffMs,
-      maxMs: settings.maxBackoffMs,
-      multiplier: 2,
-      jitter: 0.5,
-    };
-    let attempts = 0;
-    try {
-      await retry(
-        async (attempt) => {
-          attempts = attempt;
-          await this.post(settings, id, body);
-        },
-        {
-          maxAttempts: settings.maxAttempts,
-          policy,
-          signal: this.stopping.signal,
-          onRetry: (err, attempt, delayMs) =>
-            this.logger.warn(
-              `approval webhook attempt ${attempt} for ${event.type} ${event.approval.id} failed (${describeError(err)}); retrying in ${delayMs} ms`,
-            ),
-        },
-      );
-      return { id, type: event.type, ok: true, attempts };
-    } catch (err) {
-      this.logger.error(
-        `approval webhook gave up on ${event.type} ${event.approval.id} after ${attempts} attempt(s): ${describeError(err)}`,
-      );
-      return { id, type: event.type, ok: false, attempts, error: describeError(err) };
+  /**
+   * Stops polling and lets attempts in progress finish (each is bounded by the
+   * timeout), while the database is still open to record their outcome: rows left
+   * due wait for the next start.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.running = false;
+    if (this.poller !== undefined) clearInterval(this.poller);
+    this.poller = undefined;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await this.drain();
+  }
+
+  private kick(): void {
+    const settings = this.settings;
+    if (!this.running || settings === undefined) return;
+    if (this.polling !== undefined) {
+      this.pollAgain = true;
+      return;
     }
+    this.polling = this.poll(settings)
+      .catch((err: unknown) =>
+        this.logger.warn(
+          `approval notifications: polling the outbox failed: ${describeError(err)}`,
+        ),
+      )
+      .finally(() => {
+        this.polling = undefined;
+        if (this.pollAgain) {
+          this.pollAgain = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Claims due rows while there is room, and starts an attempt for each. */
+  private async poll(settings: ApprovalWebhookConfig): Promise<void> {
+    while (this.running) {
+      const room = MAX_CONCURRENT - this.sending.size;
+      if (room <= 0) {
+        this.saturated = true;
+        return;
+      }
+      const claimed = await this.outbox.claimDue(room, settings.timeoutMs + LEASE_MARGIN_MS);
+      // Claimed rows are leased and counted: they get their attempt even if stopping began.
+      for (const n of claimed) {
+        const attempt: Promise<void> = this.attempt(settings, n).finally(() => {
+          this.sending.delete(attempt);
+          if (this.saturated) {
+            this.saturated = false;
+            this.kick();
+          }
+        });
+        this.sending.add(attempt);
+      }
+      if (claimed.length < room) return;
+    }
+  }
+
+  /** One attempt of one claimed notification, and its outcome recorded. */
+  private async attempt(settings: ApprovalWebhookConfig, n: ClaimedNotification): Promise<void> {
+    try {
+      try {
+        await this.post(settings, n.id, n.body);
+      } catch (err) {
+        await this.failed(settings, n, err);
+        return;
+      }
+      await this.outbox.markDelivered(n.id);
+      this.report({ id: n.id, type: n.type, ok: true, attempts: n.attempts });
+    } catch (err) {
+      // Recording the outcome failed: the lease runs out and the row is tried again
+      // (receivers dedupe by delivery id).
+      this.logger.warn(
+        `approval notifications: could not record the attempt on delivery ${n.id}: ${describeError(err)}`,
+      );
+    }
+  }
+
+  private async failed(
+    settings: ApprovalWebhookConfig,
+    n: ClaimedNotification,
+    err: unknown,
+  ): Promise<void> {
+    const error = describeError(err);
+    if (classifyError(err) === 'permanent' || n.attempts >= settings.maxAttempts) {
+      await this.outbox.markGaveUp(n.id, error);
+      this.logger.error(
+        `approval webhook gave up on ${n.type} ${n.approvalId} (delivery ${n.id}) after ${n.attempts} attempt(s): ${error}`,
+      );
+      this.report({ id: n.id, type: n.type, ok: false, attempts: n.attempts, error });
+      return;
+    }
+    const delayMs = backoffDelay(n.attempts, this.policy);
+    await this.outbox.scheduleRetry(n.id, error, delayMs);
+    this.logger.warn(
+      `approval webhook attempt ${n.attempts} for ${n.type} ${n.approvalId} failed (${error}); retrying in ${delayMs} ms`,
+    );
+    if (delayMs < NOTIFICATION_POLL_MS && this.running) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.kick();
+      }, delayMs);
+      timer.unref();
+      this.timers.add(timer);
+    }
+  }
+
+  private report(result: DeliveryResult): void {
+    for (const listener of this.listeners) listener(result);
   }
 
   private async post(settings: ApprovalWebhookConfig, id: string, body: string): Promise<void> {
@@ -218,8 +346,9 @@ export class ApprovalWebhook implements OnApplicationShutdown {
         signal: AbortSignal.timeout(settings.timeoutMs),
       });
     } catch (err) {
-      // Network errors and timeouts: the receiver may be back soon.
-      throw new InfrastructureError(`webhook unreachable: ${describeError(err)}`, true, {
+      // Network errors and timeouts: the receiver may be back soon. The message names
+      // only the error code: fetch's own messages may quote the URL, which can hold a token.
+      throw new InfrastructureError(`webhook unreachable (${fetchFailure(err)})`, true, {
         cause: err,
       });
     }
@@ -242,9 +371,20 @@ function readSecret(secret: ApprovalWebhookConfig['secret']): string {
   }
 }
 
+/** Why fetch failed, as an error code or name only. */
+function fetchFailure(err: unknown): string {
+  if (!(err instanceof Error)) return 'error';
+  if (err.name === 'TimeoutError') return 'timed out';
+  const cause = (err as { cause?: unknown }).cause;
+  const code = cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
+  return code ?? err.name;
+}
+
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: unknown }).cause;
   const code = cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
-  return code !== undefined ? `${err.message} (${code})` : err.message;
+  return code !== undefined && !err.message.includes(code)
+    ? `${err.message} (${code})`
+    : err.message;
 }

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { ApprovalAudit } from './approval-audit';
+import { ApprovalNotificationsRepository } from './approval-notifications.repository';
 import {
   ApprovalRequestResourceResolver,
   ApprovalResourceResolver,
@@ -40,6 +41,7 @@ export class ApprovalsModule {
         ApprovalsService,
         ApprovalAudit,
         ApprovalWebhook,
+        ApprovalNotificationsRepository,
         ApprovalResourceResolver,
         ApprovalRequestResourceResolver,
         { provide: APPROVAL_SESSION_FACTS, useClass: options.facts },

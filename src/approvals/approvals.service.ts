@@ -98,8 +98,8 @@ const SWEEP_BATCH = 100;
  * Approvals of mutating cells: requests, reviews with quorum and separation of
  * duties, single use bound to the exact code, parameters, targets and session,
  * expiry, and break-glass. Every state change goes through {@link apply}, which
- * checks the transition table, records the transition and its audit event in the
- * same transaction, and hands the event to the webhook once committed.
+ * checks the transition table, and records the transition, its audit event and its
+ * webhook notification (the outbox) in the same transaction.
  */
 @Injectable()
 export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
@@ -679,8 +679,10 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
     return moved;
   }
 
+  /** Records a step's audit event and writes its notification, both in the step's transaction. */
   private async emit(tx: Queryable, event: ApprovalEvent, events: ApprovalEvent[]): Promise<void> {
     await this.audit.record(tx, event);
+    await this.webhook.enqueue(tx, event);
     events.push(event);
   }
 
@@ -694,8 +696,9 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
     return result;
   }
 
+  /** The step's notifications are in the outbox and committed: send them now, not at the next poll. */
   private notifyAll(events: readonly ApprovalEvent[]): void {
-    for (const e of events) this.webhook.notify(e);
+    if (events.length > 0) this.webhook.wake();
   }
 
   /** Why there is nothing to consume, as the `approval_required` error to throw. */

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   ApprovalWebhook,
@@ -15,6 +17,7 @@ import {
   type DeliveryResult,
 } from '../../src/approvals';
 import { ErrorCode, RungateError } from '../../src/common/errors';
+import type { Database } from '../../src/db/database';
 import { ConfigError, loadConfig } from '../../src/config/load-config';
 import { sha256Hex } from '../../src/runbooks';
 import { waitFor } from '../support/net';
@@ -35,6 +38,8 @@ interface Attempt {
   /** Answered 2xx: delivered. */
   answered: boolean;
   readonly body: ApprovalNotification;
+  /** The body as received, byte for byte. */
+  readonly raw: string;
 }
 
 /**
@@ -43,8 +48,11 @@ interface Attempt {
  */
 class Receiver {
   readonly attempts: Attempt[] = [];
-  /** `flaky`: 500 on a delivery's first attempt; `down`: 503 always; `hang`: never answers. */
-  mode: 'flaky' | 'down' | 'hang' = 'flaky';
+  /**
+   * `flaky`: 500 on a delivery's first attempt; `ok`: 204 always; `down`: 503 always;
+   * `hang`: never answers.
+   */
+  mode: 'flaky' | 'ok' | 'down' | 'hang' = 'flaky';
   private server: Server | undefined;
   private readonly hanging: ServerResponse[] = [];
 
@@ -87,11 +95,12 @@ class Receiver {
       verified: check.ok,
       answered: false,
       body: JSON.parse(raw) as ApprovalNotification,
+      raw,
     };
     this.attempts.push(attempt);
     if (!check.ok) return void res.writeHead(401).end();
     if (this.mode === 'hang') return void this.hanging.push(res);
-    if (this.mode === 'down' || firstTry)
+    if (this.mode === 'down' || (this.mode === 'flaky' && firstTry))
       return void res.writeHead(this.mode === 'down' ? 503 : 500).end();
     attempt.answered = true;
     res.writeHead(204).end();
@@ -211,6 +220,190 @@ describe(ApprovalWebhook.name, () => {
   });
 });
 
+/** A row of the outbox, as the tests read it. */
+interface OutboxRow {
+  readonly id: string;
+  readonly type: string;
+  readonly body: string;
+  readonly attempts: number;
+  readonly delivered_at: Date | null;
+  readonly last_error: string | null;
+  readonly gave_up_at: Date | null;
+}
+
+async function notificationsOf(db: Database, approvalId: string): Promise<OutboxRow[]> {
+  const r = await db.query<OutboxRow>(
+    `SELECT id, type, body, attempts, delivered_at, last_error, gave_up_at
+       FROM approval_notifications WHERE approval_id = $1 ORDER BY created_at`,
+    [approvalId],
+  );
+  return r.rows;
+}
+
+/** A loopback URL nothing listens on: connections to it are refused. */
+async function refusingUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}/hooks/rungate`;
+}
+
+describe('ApprovalWebhook outbox', () => {
+  const receiver = new Receiver();
+  let receiverUrl: string;
+  let secretDir: string;
+  const running = new Set<ApprovalsApp>();
+
+  /** Retries quickly, and would give up only after several seconds of failures. */
+  function envFor(url: string): Record<string, string> {
+    return {
+      RUNGATE_APPROVAL_WEBHOOK_URL: url,
+      RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE: join(secretDir, 'secret'),
+      RUNGATE_APPROVAL_WEBHOOK_ATTEMPTS: '20',
+      RUNGATE_APPROVAL_WEBHOOK_BACKOFF: '0.2',
+      RUNGATE_APPROVAL_WEBHOOK_MAX_BACKOFF: '1',
+      RUNGATE_APPROVAL_WEBHOOK_TIMEOUT: '1',
+    };
+  }
+
+  async function start(url: string, databaseUrl?: string): Promise<ApprovalsApp> {
+    const app = await startApprovalsApp(inject('postgresUrl'), envFor(url), { databaseUrl });
+    running.add(app);
+    return app;
+  }
+
+  async function stop(app: ApprovalsApp): Promise<void> {
+    running.delete(app);
+    await app.close();
+  }
+
+  beforeAll(async () => {
+    receiverUrl = await receiver.start();
+    secretDir = await mkdtemp(join(tmpdir(), 'rungate-webhook-'));
+    await writeFile(join(secretDir, 'secret'), SECRET);
+  });
+  afterAll(async () => {
+    for (const app of running) await app.close();
+    await receiver.stop();
+    await rm(secretDir, { recursive: true, force: true });
+  });
+
+  it('delivers after a restart what the stopped gateway could not, once, with the same delivery id', async () => {
+    const first = await start(await refusingUrl());
+    const r = await first.call('POST', '/v1/approvals', 'alice', {
+      session: await insertSession(first.db),
+      cell: 'refund',
+      reason: 'double charge',
+    });
+    expect(r.status).toBe(201);
+    const id = (r.body.approval as { id: string }).id;
+    const [waiting] = await waitFor('a failed attempt recorded in the outbox', async () => {
+      const rows = await notificationsOf(first.db, id);
+      return rows.length === 1 && rows[0].attempts >= 1 && rows[0].last_error !== null
+        ? rows
+        : undefined;
+    });
+    expect(waiting).toMatchObject({
+      type: 'approval.requested',
+      delivered_at: null,
+      gave_up_at: null,
+    });
+    expect(waiting.last_error).toContain('ECONNREFUSED');
+    expect(waiting.last_error).not.toContain(SECRET);
+    await stop(first);
+    // Stopped with the delivery still to make: the row is there, undelivered.
+    const between = new Client({ connectionString: first.databaseUrl });
+    await between.connect();
+    try {
+      const left = await between.query<{ delivered_at: Date | null; gave_up_at: Date | null }>(
+        'SELECT delivered_at, gave_up_at FROM approval_notifications WHERE id = $1',
+        [waiting.id],
+      );
+      expect(left.rows).toEqual([{ delivered_at: null, gave_up_at: null }]);
+    } finally {
+      await between.end();
+    }
+
+    receiver.mode = 'ok';
+    const second = await start(receiverUrl, first.databaseUrl);
+    const delivered = await waitFor(
+      'the delivery after the restart',
+      async () => receiver.delivered('approval.requested', id)[0],
+    );
+    expect(delivered.delivery).toBe(waiting.id);
+    expect(delivered.body.id).toBe(waiting.id);
+    // The very JSON written with the step is what was signed and sent.
+    expect(delivered.raw).toBe(waiting.body);
+
+    // A later step of the same approval goes out too: by then the first delivery had
+    // every chance to be sent twice.
+    expect(
+      (await second.call('POST', `/v1/approvals/${id}/approve`, 'bob', { comment: 'ok' })).status,
+    ).toBe(200);
+    await waitFor(
+      'the grant notification',
+      async () => receiver.delivered('approval.granted', id)[0],
+    );
+    expect(receiver.attempts.filter((a) => a.delivery === waiting.id)).toHaveLength(1);
+    const rows = await notificationsOf(second.db, id);
+    expect(rows.map((row) => row.type)).toEqual(['approval.requested', 'approval.granted']);
+    const requested = await waitFor('the delivery to be recorded', async () => {
+      const [row] = await notificationsOf(second.db, id);
+      return row.delivered_at !== null ? row : undefined;
+    });
+    expect(requested).toMatchObject({ id: waiting.id, gave_up_at: null });
+    expect(requested.attempts).toBeGreaterThan(waiting.attempts);
+    await stop(second);
+  });
+
+  it('writes no notification for a step whose transaction rolls back', async () => {
+    receiver.mode = 'ok';
+    const t = await start(receiverUrl);
+    const session = await insertSession(t.db, { owner: { sub: 'ivan', name: 'Ivan Commander' } });
+    const input = {
+      sessionId: session,
+      cellId: 'refund',
+      cellSha256: sha256Hex(REFUND_CODE),
+      parametersHash: parametersSha256({ order_id: 'A-1' }),
+      targets: ['shop-db'],
+      environment: 'prod',
+      executionId: randomUUID(),
+      principal: people.ivan,
+      runbook: { id: 'shop/refund', version: sha256Hex('unused') },
+      cellIndex: 2,
+      code: REFUND_CODE,
+      parameters: { order_id: 'A-1' },
+      sessionOwner: 'ivan',
+      reason: 'checkout down, approvers unreachable',
+    };
+    let rolledBackId: string | undefined;
+    const failure = await t.db
+      .transaction(async (tx) => {
+        const { approval } = await t.service.breakGlass(tx, input);
+        rolledBackId = approval.id;
+        throw new Error('the execution could not be queued');
+      })
+      .catch((err: unknown) => err);
+    expect(failure).toMatchObject({ message: 'the execution could not be queued' });
+    expect(rolledBackId).toBeDefined();
+
+    // The same step committed: one row, delivered.
+    const { approval, afterCommit } = await t.db.transaction((tx) =>
+      t.service.breakGlass(tx, { ...input, executionId: randomUUID() }),
+    );
+    afterCommit();
+    await waitFor(
+      'the break-glass notification',
+      async () => receiver.delivered('approval.breakglass', approval.id)[0],
+    );
+    expect(await notificationsOf(t.db, approval.id)).toHaveLength(1);
+    expect(await notificationsOf(t.db, rolledBackId ?? '')).toEqual([]);
+    expect(receiver.attempts.some((a) => a.body.approval.id === rolledBackId)).toBe(false);
+    await stop(t);
+  });
+});
+
 describe('ApprovalsService.sweep', () => {
   let t: ApprovalsApp;
 
@@ -270,6 +463,8 @@ describe('ApprovalsService.sweep', () => {
       ).at(-1);
       expect(last).toMatchObject({ to: 'expired', actor: null, event: 'approval.expired' });
     }
+    // Without a webhook URL the outbox stays empty.
+    expect(await notificationsOf(t.db, pendingId)).toEqual([]);
     const events = await t.db.query<{ actor_sub: string }>(
       `SELECT actor_sub FROM audit_events WHERE type = 'approval.expired' AND body::jsonb -> 'approval' ->> 'id' = ANY($1)`,
       [[pendingId, approvedId]],

@@ -133,6 +133,8 @@ export interface ApprovalsApp {
   readonly db: Database;
   readonly service: ApprovalsService;
   readonly webhook: ApprovalWebhook;
+  /** The slice's database, for a later slice on the same data (a restart). */
+  readonly databaseUrl: string;
   /** An HTTP call with a demo person's real access token (or none). */
   call(
     method: 'GET' | 'POST',
@@ -143,13 +145,17 @@ export interface ApprovalsApp {
   close(): Promise<void>;
 }
 
-/** Starts the slice on a fresh database of the test PostgreSQL server. */
+/**
+ * Starts the slice on a fresh database of the test PostgreSQL server, or on
+ * `options.databaseUrl` (the database of a slice started before: a restart).
+ */
 export async function startApprovalsApp(
   postgresUrl: string,
   env: Record<string, string> = {},
+  options: { readonly databaseUrl?: string } = {},
 ): Promise<ApprovalsApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rungate-approvals-'));
-  const url = await createDatabase(postgresUrl, 'approvals');
+  const url = options.databaseUrl ?? (await createDatabase(postgresUrl, 'approvals'));
   const base = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: url,
@@ -185,6 +191,7 @@ export async function startApprovalsApp(
     db: app.get(Database),
     service: app.get(ApprovalsService),
     webhook: app.get(ApprovalWebhook),
+    databaseUrl: url,
     async call(method, path, person, body) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (person !== undefined) {
