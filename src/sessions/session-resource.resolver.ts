@@ -27,12 +27,19 @@ export class SessionResourceResolver implements ResourceResolver {
  */
 @Injectable()
 export class StartSessionResourceResolver implements ResourceResolver {
-  constructor(private readonly runbooks: RunbooksService) {}
+  constructor(
+    private readonly runbooks: RunbooksService,
+    private readonly sessions: SessionsService,
+  ) {}
 
   async resolve(req: PolicyRequest): Promise<PolicyResource> {
     const body = (req.body ?? {}) as { runbook?: unknown };
     const id = typeof body.runbook === 'string' ? body.runbook : '';
     const found = this.runbooks.list().find((r) => r.id === id);
-    return { runbook: id, environment: found?.valid ? found.environment : '(unknown)' };
+    // A runbook whose label disagrees with its targets is refused here already.
+    return {
+      runbook: id,
+      environment: found?.valid ? this.sessions.environmentOf(found) : '(unknown)',
+    };
   }
 }

@@ -117,6 +117,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     const parameters = runbook.parameters
       ? validateParameters(runbook, input.parameters ?? {})
       : rejectParameters(input.parameters);
+    const environment = this.environmentOf(runbook);
     const id = randomUUID();
     const expiresAt = new Date(Date.now() + this.config.sessions.maxLifetimeMs);
     const credentials = await this.targets.issueSessionCredentials(runbook.targets, {
@@ -133,7 +134,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
             runbookId: runbook.id,
             runbookVersion: runbook.version,
             runbookContent: runbook.content,
-            environment: runbook.environment,
+            environment,
             targets: runbook.targets,
             parameters,
             reason: input.reason,
@@ -160,6 +161,29 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       throw err;
     }
     return this.view(id);
+  }
+
+  /**
+   * A session's environment is where its targets are: the policy and the quorum key
+   * on it, so a runbook's own label must agree with them (a `staging` label on a
+   * runbook that reaches a `prod` database would dodge the prod rules).
+   */
+  environmentOf(runbook: Runbook): string {
+    const where = new Map<string, string[]>();
+    for (const name of runbook.targets) {
+      const env = this.targets.describe(name)?.environment;
+      if (env !== undefined) where.set(env, [...(where.get(env) ?? []), name]);
+    }
+    const conflict = [...where].find(([env]) => env !== runbook.environment);
+    if (conflict) {
+      throw new RungateError(
+        ErrorCode.RunbookInvalid,
+        `runbook ${runbook.id} says it runs in "${runbook.environment}", but its target ` +
+          `${conflict[1].join(', ')} is in "${conflict[0]}"`,
+        { environment: runbook.environment, targets: Object.fromEntries(where) },
+      );
+    }
+    return runbook.environment;
   }
 
   /** Each session holds a kernel process: their number is bounded, in all and per person. */

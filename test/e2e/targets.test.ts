@@ -53,7 +53,16 @@ describe('read-only credentials per session on a real PostgreSQL target', () => 
   beforeAll(async () => {
     const admin = inject('postgresUrl');
     target = await createOrdersTarget(admin, 'e2e_orders');
-    runbooks = runbooksDir({ 'test/orders': ORDERS });
+    runbooks = runbooksDir({
+      'test/orders': ORDERS,
+      // Mislabelled: says staging, reaches the prod database.
+      'test/orders-mislabelled': notebook({
+        title: 'Mislabelled (test)',
+        targets: ['orders-db'],
+        environment: 'staging',
+        cells: [{ id: 'one', source: '1' }],
+      }),
+    });
     conf = mkdtempSync(join(tmpdir(), 'rungate-targets-'));
     writeFileSync(
       join(conf, 'targets.yaml'),
@@ -123,6 +132,22 @@ describe('read-only credentials per session on a real PostgreSQL target', () => 
       5000,
     );
     expect(await rolesLike(target.url, 'rge2e_')).toEqual([]);
+  });
+
+  it('takes the environment from the targets and refuses a runbook labelled otherwise', async () => {
+    const ok = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/orders', reason: 'env check' },
+    });
+    expect(ok.body.environment).toBe('prod');
+    await gw.api(`/v1/sessions/${ok.body.id}`, { token, method: 'DELETE' });
+    const refused = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/orders-mislabelled', reason: 'env check' },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe('runbook_invalid');
+    expect(refused.body.detail).toMatch(/"staging".*orders-db.*"prod"/);
   });
 
   it('shows the session credential redacted and no other secret in the kernel', async () => {
