@@ -33,6 +33,11 @@ describe('session lifecycle across gateway processes', () => {
     expect(started.status).toBe(201);
     const kernelPid: number = started.body.kernel.pid;
     expect(alive(kernelPid)).toBe(true);
+    const ran = await first.api(`/v1/sessions/${started.body.id}/cells/answer/execute`, {
+      token,
+      method: 'POST',
+    });
+    expect(ran.body.status).toBe('ok');
 
     await first.kill();
     // The kernel's parent poller notices its gateway is gone; the next start-up sweeps any survivor.
@@ -45,6 +50,10 @@ describe('session lifecycle across gateway processes', () => {
     expect(after.status).toBe(200);
     expect(after.body.state).toBe('lost');
     expect(after.body.endReason).toMatch(/restarted/);
+    // What ran before the crash is still on record, outputs included.
+    const kept = after.body.executions.find((e: { id: string }) => e.id === ran.body.id);
+    expect(kept.status).toBe('ok');
+    expect(kept.outputs[0].data['text/plain']).toBe('42');
   });
 
   it('bounds the open sessions per person, and frees a place when one ends', async () => {
@@ -70,6 +79,43 @@ describe('session lifecycle across gateway processes', () => {
     expect((await start(await gw.token('bob'))).status).toBe(201);
     await gw.api(`/v1/sessions/${first.body.id}`, { token: alice, method: 'DELETE' });
     expect((await start(alice)).status).toBe(201);
+  });
+
+  it('ends a session at its maximum lifetime, busy or not', async () => {
+    const dir = runbooksDir({ 'test/diagnostics': DIAGNOSTICS });
+    dirs.push(dir);
+    const gw = await startGateway({
+      env: {
+        DATABASE_URL: await createDatabase(inject('postgresUrl'), 'e2e_lifetime'),
+        RUNGATE_RUNBOOKS_DIR: dir,
+        RUNGATE_SESSION_MAX_LIFETIME: '3',
+      },
+    });
+    gateways.push(gw);
+    const token = await gw.token('alice');
+    const s = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/diagnostics', reason: 'lifetime test' },
+    });
+    expect(s.status).toBe(201);
+    // Busy in a cell that would outlive the session.
+    const sleeping = await gw.api(`/v1/sessions/${s.body.id}/cells/sleep/execute?wait=false`, {
+      token,
+      method: 'POST',
+    });
+    expect(sleeping.status).toBe(202);
+    const ended = await waitFor(
+      'the session to reach its lifetime',
+      async () => {
+        const g = await gw.api(`/v1/sessions/${s.body.id}`, { token });
+        return g.body.state === 'ended' ? g.body : undefined;
+      },
+      15_000,
+    );
+    expect(ended.endReason).toMatch(/maximum lifetime/);
+    const e = await gw.api(`/v1/sessions/${s.body.id}/executions/${sleeping.body.id}`, { token });
+    expect(e.body.status).toBe('interrupted');
+    await waitFor('the kernel to exit', async () => !alive(s.body.kernel.pid), 10_000);
   });
 
   it('ends an idle session by itself and shuts its kernel down', async () => {
