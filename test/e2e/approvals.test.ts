@@ -1,12 +1,4 @@
-import {
-  appendFileSync,
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -14,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT, startGateway, type Gateway } from '../support/gateway';
 import { waitFor } from '../support/net';
 import { notebook, runbooksDir, writeNotebook } from '../support/notebooks';
-import { createOrdersTarget } from '../support/pg-target';
+import { createOrdersTarget, writeOrdersTargetsFile } from '../support/pg-target';
 import { createDatabase } from '../support/postgres';
 import { SseReader } from '../support/sse';
 
@@ -82,18 +74,7 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     conf = mkdtempSync(join(tmpdir(), 'rungate-approvals-'));
     policies = join(conf, 'policies');
     cpSync(join(ROOT, 'policies'), policies, { recursive: true });
-    writeFileSync(
-      join(conf, 'targets.yaml'),
-      [
-        'targets:',
-        '  - name: orders-db',
-        '    environment: prod',
-        '    kind: postgres',
-        '    adminUrl: { env: ORDERS_DB_ADMIN_URL }',
-        '    readRole: e2e_appr_read',
-        '    writeRole: e2e_appr_write',
-      ].join('\n'),
-    );
+    writeOrdersTargetsFile(conf, 'e2e_appr');
     gw = await startGateway({
       env: {
         DATABASE_URL: await createDatabase(admin, 'e2e_approvals'),

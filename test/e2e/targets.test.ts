@@ -1,11 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGateway, type Gateway } from '../support/gateway';
 import { waitFor } from '../support/net';
 import { notebook, runbooksDir } from '../support/notebooks';
-import { createOrdersTarget, roleExists, rolesLike } from '../support/pg-target';
+import {
+  createOrdersTarget,
+  writeOrdersTargetsFile,
+  roleExists,
+  rolesLike,
+} from '../support/pg-target';
 import { createDatabase } from '../support/postgres';
 
 const ORDERS = notebook({
@@ -64,18 +69,7 @@ describe('read-only credentials per session on a real PostgreSQL target', () => 
       }),
     });
     conf = mkdtempSync(join(tmpdir(), 'rungate-targets-'));
-    writeFileSync(
-      join(conf, 'targets.yaml'),
-      [
-        'targets:',
-        '  - name: orders-db',
-        '    environment: prod',
-        '    kind: postgres',
-        '    adminUrl: { env: ORDERS_DB_ADMIN_URL }',
-        '    readRole: e2e_orders_read',
-        '    writeRole: e2e_orders_write',
-      ].join('\n'),
-    );
+    writeOrdersTargetsFile(conf, 'e2e_orders');
     gw = await startGateway({
       env: {
         DATABASE_URL: await createDatabase(admin, 'e2e_targets'),

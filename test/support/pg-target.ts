@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { createDatabase } from './postgres';
 
@@ -52,4 +54,25 @@ export async function rolesLike(url: string, prefix: string): Promise<string[]> 
   } finally {
     await c.end();
   }
+}
+
+/**
+ * A targets file naming the orders database as the prod target `orders-db`; its
+ * admin URL is read from ORDERS_DB_ADMIN_URL, as secrets always are. Returns its path.
+ */
+export function writeOrdersTargetsFile(dir: string, prefix: string): string {
+  const file = join(dir, 'targets.yaml');
+  writeFileSync(
+    file,
+    [
+      'targets:',
+      '  - name: orders-db',
+      '    environment: prod',
+      '    kind: postgres',
+      '    adminUrl: { env: ORDERS_DB_ADMIN_URL }',
+      `    readRole: ${prefix}_read`,
+      `    writeRole: ${prefix}_write`,
+    ].join('\n'),
+  );
+  return file;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
+import { queryBoolean, queryInteger } from '../../http/query-transforms';
 import {
   IsBoolean,
   IsIn,
@@ -54,9 +55,6 @@ export class CommentRequiredDto {
   comment!: string;
 }
 
-const toBool = ({ value }: { value: unknown }) =>
-  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
-
 export class ListApprovalsQueryDto {
   @ApiPropertyOptional({ enum: APPROVAL_STATES })
   @IsOptional()
@@ -70,15 +68,13 @@ export class ListApprovalsQueryDto {
 
   @ApiPropertyOptional({ description: 'Only your own requests' })
   @IsOptional()
-  @Transform(toBool)
+  @Transform(queryBoolean)
   @IsBoolean()
   mine?: boolean;
 
   @ApiPropertyOptional({ default: 100, minimum: 1, maximum: 500 })
   @IsOptional()
-  @Transform(({ value }) =>
-    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
-  )
+  @Transform(queryInteger)
   @IsInt()
   @Min(1)
   @Max(500)

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
+import { queryInteger } from '../../http/query-transforms';
 import {
   ArrayMaxSize,
   IsArray,
@@ -75,9 +76,7 @@ export class AuditEventsQueryDto {
 
   @ApiPropertyOptional({ default: 100, minimum: 1, maximum: 1000 })
   @IsOptional()
-  @Transform(({ value }) =>
-    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
-  )
+  @Transform(queryInteger)
   @IsInt()
   @Min(1)
   @Max(1000)

@@ -1,13 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
+import { queryBoolean, queryInteger } from '../../http/query-transforms';
 import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-
-const toBool = ({ value }: { value: unknown }) =>
-  value === 'true' || value === '1' || value === true
-    ? true
-    : value === 'false' || value === '0' || value === false
-      ? false
-      : value;
 
 export class WaitQueryDto {
   @ApiPropertyOptional({
@@ -15,7 +9,7 @@ export class WaitQueryDto {
     description: 'false answers 202 at once; follow progress on the stream',
   })
   @IsOptional()
-  @Transform(toBool)
+  @Transform(queryBoolean)
   @IsBoolean({ message: 'wait must be true or false' })
   wait?: boolean;
 }
@@ -28,9 +22,7 @@ export class ListSessionsQueryDto {
 
   @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 500 })
   @IsOptional()
-  @Transform(({ value }) =>
-    typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value,
-  )
+  @Transform(queryInteger)
   @IsInt()
   @Min(1)
   @Max(500)
@@ -38,7 +30,7 @@ export class ListSessionsQueryDto {
 
   @ApiPropertyOptional({ description: "Everyone's sessions (needs session:read-any)" })
   @IsOptional()
-  @Transform(toBool)
+  @Transform(queryBoolean)
   @IsBoolean()
   all?: boolean;
 }
