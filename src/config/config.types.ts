@@ -59,6 +59,12 @@ export interface KernelsConfig {
   readonly pythonPath: readonly string[];
   /** Bytes of kernel stdout/stderr kept per kernel. */
   readonly logCapBytes: number;
+  /**
+   * `ipc`: ZeroMQ over Unix sockets in the kernel's private 0700 directory, so no other
+   * local user can subscribe to its outputs; `tcp`: loopback ports, for kernels that
+   * do not support ipc.
+   */
+  readonly transport: 'ipc' | 'tcp';
 }
 
 export interface SessionsConfig {

@@ -61,6 +61,7 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       shutdownGraceMs: r.seconds('RUNGATE_KERNEL_SHUTDOWN_GRACE', 3),
       pythonPath: r.pathList('RUNGATE_KERNEL_PYTHONPATH', rootDir, ['kernels/python']),
       logCapBytes: r.int('RUNGATE_KERNEL_LOG_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+      transport: r.oneOf('RUNGATE_KERNEL_TRANSPORT', ['ipc', 'tcp'] as const, 'ipc'),
     },
     sessions: {
       idleTimeoutMs: r.seconds('RUNGATE_SESSION_IDLE_TIMEOUT', 30 * 60),

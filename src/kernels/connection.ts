@@ -11,7 +11,7 @@ import type { Channel } from './messages';
 
 /** The connection file's content, in Jupyter's field names. */
 export interface ConnectionInfo {
-  readonly transport: 'tcp';
+  readonly transport: 'tcp' | 'ipc';
   readonly ip: string;
   readonly shell_port: number;
   readonly iopub_port: number;
@@ -35,7 +35,10 @@ export function channelAddress(info: ConnectionInfo, channel: Channel): string {
     control: info.control_port,
     hb: info.hb_port,
   }[channel];
-  return `${info.transport}://${info.ip}:${port}`;
+  // ipc: `ip` is a path prefix, one socket file per channel (jupyter_client's convention).
+  return info.transport === 'ipc'
+    ? `ipc://${info.ip}-${port}`
+    : `${info.transport}://${info.ip}:${port}`;
 }
 
 /**
@@ -84,6 +87,38 @@ export async function newConnectionInfo(kernelName: string): Promise<ConnectionI
   };
 }
 
+/**
+ * A private runtime directory with the connection file written: for `ipc`, the
+ * sockets live in that directory too (ports are just suffixes, so no race for them).
+ */
+export async function prepareConnection(
+  kernelName: string,
+  transport: 'tcp' | 'ipc',
+): Promise<{ info: ConnectionInfo; runtime: KernelRuntimeDir }> {
+  const dir = await mkdtemp(join(tmpdir(), RUNTIME_DIR_PREFIX));
+  try {
+    const info: ConnectionInfo =
+      transport === 'ipc'
+        ? {
+            transport: 'ipc',
+            ip: join(dir, 'kernel'),
+            shell_port: 1,
+            iopub_port: 2,
+            stdin_port: 3,
+            control_port: 4,
+            hb_port: 5,
+            key: randomBytes(32).toString('hex'),
+            signature_scheme: 'hmac-sha256',
+            kernel_name: kernelName,
+          }
+        : await newConnectionInfo(kernelName);
+    return { info, runtime: await fillRuntimeDir(dir, info) };
+  } catch (err) {
+    await removeRuntimeDir(dir);
+    throw err;
+  }
+}
+
 /** A private directory (0700) holding the connection file (0600) and the kernel's working directory. */
 export interface KernelRuntimeDir {
   readonly dir: string;
@@ -95,7 +130,10 @@ export interface KernelRuntimeDir {
 export const RUNTIME_DIR_PREFIX = 'rungate-kernel-';
 
 export async function writeConnectionFile(info: ConnectionInfo): Promise<KernelRuntimeDir> {
-  const dir = await mkdtemp(join(tmpdir(), RUNTIME_DIR_PREFIX));
+  return fillRuntimeDir(await mkdtemp(join(tmpdir(), RUNTIME_DIR_PREFIX)), info);
+}
+
+async function fillRuntimeDir(dir: string, info: ConnectionInfo): Promise<KernelRuntimeDir> {
   const connectionFile = join(dir, 'connection.json');
   // 'wx' refuses to follow anything planted at that path.
   await writeFile(connectionFile, JSON.stringify(info, null, 2), { mode: 0o600, flag: 'wx' });

@@ -11,9 +11,8 @@ import { Logger } from '@nestjs/common';
 import { ErrorCode, RungateError } from '../common/errors';
 import type { KernelsConfig } from '../config/config.types';
 import {
-  newConnectionInfo,
+  prepareConnection,
   removeRuntimeDir,
-  writeConnectionFile,
   type ConnectionInfo,
   type KernelRuntimeDir,
 } from './connection';
@@ -339,8 +338,7 @@ export class LocalKernel implements Kernel {
 
   private async spawnIncarnation(): Promise<Incarnation> {
     const { spec, config, registry, parentEnv } = this.options;
-    const info = await newConnectionInfo(spec.name);
-    const runtime = await writeConnectionFile(info);
+    const { info, runtime } = await prepareConnection(spec.name, config.transport);
     const argv = spec.argv.map((arg) =>
       arg
         .replaceAll('{connection_file}', runtime.connectionFile)

@@ -97,7 +97,11 @@ describe(KernelsService.name, () => {
           language: 'python',
         }),
       );
-      const raceConfig = await kernelTestConfig({ RUNGATE_KERNELSPEC_DIRS: specDir });
+      // Ports exist only on tcp (ipc sockets live in the kernel's own directory).
+      const raceConfig = await kernelTestConfig({
+        RUNGATE_KERNELSPEC_DIRS: specDir,
+        RUNGATE_KERNEL_TRANSPORT: 'tcp',
+      });
       const raceService = new KernelsService(raceConfig.config);
       try {
         const k = await raceService.acquire('racy');
