@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { PolicyController } from './policy.controller';
 import { PolicyGuard } from './policy.guard';
 import { PolicyHealthIndicator } from './policy.health';
 import { PolicyService } from './policy.service';
@@ -11,6 +12,7 @@ import { PolicyService } from './policy.service';
 @Global()
 @Module({
   imports: [TerminusModule],
+  controllers: [PolicyController],
   providers: [PolicyService, PolicyGuard, PolicyHealthIndicator],
   exports: [PolicyService, PolicyGuard, PolicyHealthIndicator],
 })

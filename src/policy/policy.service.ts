@@ -9,7 +9,7 @@ import type { Principal } from '../auth/principal';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import type { Action } from './actions';
-import { CasbinPolicy, PolicyFiles } from './casbin-policy';
+import { CasbinPolicy, PolicyFiles, type PolicyRule } from './casbin-policy';
 import { decide, decideAny } from './decide';
 import { PolicyWatcher } from './policy-watcher';
 import type {
@@ -113,6 +113,11 @@ export class PolicyService implements OnModuleInit, OnModuleDestroy {
       loadedAt: policy?.loadedAt.toISOString(),
       files: policy?.files ?? [],
     };
+  }
+
+  /** The rules in force (which may be older than the files, after a broken edit) and their health. */
+  inForce(): PolicyHealth & { rules: readonly PolicyRule[] } {
+    return { ...this.health(), rules: this.policy?.rules ?? [] };
   }
 
   /** Every decision, allow or deny, reaches each listener; returns an unsubscribe function. */

@@ -100,6 +100,22 @@ describe('identity and policy over HTTP', () => {
     expect(aliceDeny.decision.owner).toBe('bob');
   });
 
+  it('shows the rules in force to those with policy:read only', async () => {
+    const carol = await gw.api('/v1/policy', { token: await gw.token('carol') });
+    expect(carol.status).toBe(200);
+    expect(carol.body.ok).toBe(true);
+    expect(carol.body.rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          subject: 'group:oncall',
+          action: 'session:start',
+          effect: 'allow',
+        }),
+      ]),
+    );
+    expect((await gw.api('/v1/policy', { token: await gw.token('alice') })).status).toBe(403);
+  });
+
   it('applies a policy change on disk within 2 s', async () => {
     const alice = await gw.token('alice');
     expect((await start(alice)).status).toBe(201);

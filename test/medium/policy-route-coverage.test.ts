@@ -177,6 +177,8 @@ describe(PolicyGuard.name, () => {
           'GET /sessions/:id authorize session:read',
           'GET /admin/audit authorize audit:read',
           'POST /admin/purge none',
+          // The policy module's own route.
+          'GET /policy authorize policy:read',
         ].sort(),
       );
     });
