@@ -21,15 +21,7 @@ export function decide(
     ...(owner !== undefined ? { owner } : {}),
     policyLoadedAt: policy?.loadedAt.toISOString() ?? null,
   };
-  if (policy === undefined) {
-    return {
-      ...base,
-      allowed: false,
-      subjects: [`user:${principal.sub}`],
-      rule: null,
-      reason: 'no policy loaded',
-    };
-  }
+  if (policy === undefined) return noPolicy(base, principal);
   const subjects = policy.subjectsOf(principal);
   const verdict = policy.check(subjects, environment, runbook, action);
   const reason = explain(verdict, action, runbook, environment, subjects);
@@ -73,15 +65,7 @@ export function decideAny(
     environment: '*',
     policyLoadedAt: policy?.loadedAt.toISOString() ?? null,
   };
-  if (policy === undefined) {
-    return {
-      ...base,
-      allowed: false,
-      subjects: [`user:${principal.sub}`],
-      rule: null,
-      reason: 'no policy loaded',
-    };
-  }
+  if (policy === undefined) return noPolicy(base, principal);
   const subjects = policy.subjectsOf(principal);
   const verdict = policy.checkAny(subjects, action);
   const reason = verdict.allowed
@@ -107,4 +91,15 @@ function explain(
   if (verdict.allowed) return `allowed by "${line(verdict.rule)}"`;
   if (verdict.rule) return `denied by "${line(verdict.rule)}"`;
   return `no policy line allows ${action} on ${runbook} in ${environment} for ${subjects.join(', ')}`;
+}
+
+/** Fail closed: with no policy loaded every decision is a deny that says so. */
+function noPolicy<B extends object>(base: B, principal: Pick<Principal, 'sub'>) {
+  return {
+    ...base,
+    allowed: false,
+    subjects: [`user:${principal.sub}`],
+    rule: null,
+    reason: 'no policy loaded',
+  };
 }

@@ -20,6 +20,7 @@ import {
   type KafkaBroker,
 } from '../support/kafka';
 import { createDatabase } from '../support/postgres';
+import { waitFor } from '../support/net';
 
 const settings = { recordOutputs: false, backlogReadyThreshold: 100, backlogReadyMaxAgeMs: 60_000 };
 const SOURCE = 'urn:rungate:test-instance';
@@ -46,20 +47,6 @@ function schemaOnlyValidator() {
   addFormats(ajv);
   const file = join(__dirname, '..', '..', 'docs', 'audit-event.schema.json');
   return ajv.compile(JSON.parse(readFileSync(file, 'utf8')) as object);
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 interface Published {
@@ -199,8 +186,10 @@ describe(KafkaAuditSink.name, () => {
     expect(events.filter((e) => e.session === undefined).map((e) => e.type)).toEqual([
       'policy.reloaded',
     ]);
-    await waitFor('the backlog to drain', async () =>
-      (await audit.backlog()).events === 0 ? true : undefined,
+    await waitFor(
+      'the backlog to drain',
+      async () => ((await audit.backlog()).events === 0 ? true : undefined),
+      20_000,
     );
   });
 
@@ -212,8 +201,10 @@ describe(KafkaAuditSink.name, () => {
       (await audit.recordNow('session.started', { ...AUDIT_SAMPLES['session.started'], session }))
         .id,
     ];
-    await waitFor('the first event to be published', async () =>
-      (await audit.backlog()).events === 0 ? true : undefined,
+    await waitFor(
+      'the first event to be published',
+      async () => ((await audit.backlog()).events === 0 ? true : undefined),
+      20_000,
     );
 
     await broker.halt();
@@ -232,8 +223,10 @@ describe(KafkaAuditSink.name, () => {
     }
     const backlog = await audit.backlog();
     expect(backlog.events).toBeGreaterThanOrEqual(10);
-    await waitFor('the relay to notice the outage', async () =>
-      relay.consecutiveFailures > 0 ? true : undefined,
+    await waitFor(
+      'the relay to notice the outage',
+      async () => (relay.consecutiveFailures > 0 ? true : undefined),
+      20_000,
     );
     expect((await audit.backlog()).events).toBeGreaterThanOrEqual(10);
 

@@ -24,6 +24,7 @@ import { ErrorCode, RungateError } from '../../src/common/errors';
 import { Database } from '../../src/db/database';
 import { inSpan, startTelemetry, type TelemetryHandle } from '../../src/telemetry/otel';
 import { createDatabase } from '../support/postgres';
+import { waitFor } from '../support/net';
 
 const settings = { recordOutputs: false, backlogReadyThreshold: 100, backlogReadyMaxAgeMs: 60_000 };
 const ALICE: AuditActor = { type: 'user', sub: 'alice', name: 'Alice', groups: ['oncall'] };
@@ -50,21 +51,6 @@ function sessionStarted(
   actor: AuditActor = ALICE,
 ): AuditPayload<'session.started'> {
   return { ...AUDIT_SAMPLES['session.started'], actor, session };
-}
-
-/** Polls `probe` until it returns a value other than undefined, failing after `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe(AuditService.name, () => {
