@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the gateway's tests need, from Debian: a PostgreSQL server,
-# Python's venv module, and Java with Maven for the Kafka broker. Installs only
+# Python's venv module, Java with Maven for the Kafka broker, and bubblewrap for
+# the kernel sandbox. Installs only
 # what is missing, so it is cheap on a machine that has them.
 set -euo pipefail
 missing=()
@@ -8,6 +9,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/d
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[system] installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

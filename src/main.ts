@@ -1,6 +1,7 @@
 // Telemetry first: it patches `http` before anything else loads it.
 import './telemetry/register';
 import 'reflect-metadata';
+import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { isIP } from 'node:net';
@@ -9,6 +10,8 @@ import { assertAuthConfigurable, needsDevIssuer, startDevIssuer, withIssuer } fr
 import { configureApp } from './app.setup';
 import type { AppConfig } from './config/config.types';
 import { ConfigError, loadConfig } from './config/load-config';
+import { startDemoTarget, type RunningDemoTarget } from './demo-target';
+import { withEmbeddedTarget } from './targets';
 
 function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
@@ -33,17 +36,39 @@ async function main(): Promise<void> {
   // Without an identity provider (never in production) the gateway brings its own, with demo people.
   const devIssuer = needsDevIssuer(config) ? await startDevIssuer(config) : undefined;
   if (devIssuer) config = withIssuer(config, devIssuer.issuer);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bufferLogs: true,
-    bodyParser: false,
-  });
+  // The demo target is an ordinary http target whose address and tokens exist only once it serves.
+  const demo = config.demoTarget.enabled ? await startDemoTarget(config) : undefined;
+  if (demo) config = withEmbeddedTarget(config, demo.target);
+  const root = AppModule.forRoot(config);
+  const app = await NestFactory.create<NestExpressApplication>(
+    demo ? stoppedWithApp(root, demo) : root,
+    { bufferLogs: true, bodyParser: false },
+  );
   configureApp(app, config);
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
-  process.stderr.write(banner(url.replace('[::1]', 'localhost'), config, devIssuer?.issuer));
+  process.stderr.write(banner(url.replace('[::1]', 'localhost'), config, devIssuer?.issuer, demo));
 }
 
-function banner(url: string, config: AppConfig, devIssuer: string | undefined): string {
+/**
+ * The app, with a provider that stops `demo` in the last shutdown phase (shutdown
+ * hooks are enabled by configureApp, so SIGTERM and SIGINT get there): sessions
+ * have ended by then (beforeApplicationShutdown), so no kernel still uses it.
+ */
+function stoppedWithApp(root: DynamicModule, demo: RunningDemoTarget): DynamicModule {
+  const stopper: OnApplicationShutdown = { onApplicationShutdown: () => demo.stop() };
+  return {
+    ...root,
+    providers: [...(root.providers ?? []), { provide: 'DEMO_TARGET_STOPPER', useValue: stopper }],
+  };
+}
+
+function banner(
+  url: string,
+  config: AppConfig,
+  devIssuer: string | undefined,
+  demo: RunningDemoTarget | undefined,
+): string {
   const tokenStep = devIssuer
     ? [
         `  TOKEN=$(curl -s -u demo-alice:demo -d grant_type=client_credentials ${devIssuer}/token \\`,
@@ -56,8 +81,8 @@ function banner(url: string, config: AppConfig, devIssuer: string | undefined): 
     devIssuer
       ? `Development identity provider: ${devIssuer} (demo people alice, bob, dave, carol, mallory; client demo-<name>, secret demo)`
       : '',
-    config.demoTarget.enabled
-      ? 'Demo production target "demo-shop" is up; the sample runbooks query it.'
+    demo
+      ? `Demo production target "demo-shop" is up at ${demo.url}; the sample runbooks query it.`
       : '',
     'Try it:',
     ...tokenStep,

@@ -178,13 +178,17 @@ const TYPES: { readonly [T in AuditEventType]: TypeSchema } = {
   'gateway.started': {
     required: ['details'],
     properties: {
-      details: object(['instance', 'host', 'pid', 'version', 'database', 'sink'], {
+      details: object(['instance', 'host', 'pid', 'version', 'database', 'sink', 'kernels'], {
         instance: nonEmpty,
         host: str,
         pid: { type: 'integer' },
         version: str,
         database: { enum: ['embedded', 'server'] },
         sink: { enum: ['kafka', 'file'] },
+        kernels: object(['provisioner', 'network'], {
+          provisioner: { enum: ['sandbox', 'process'] },
+          network: { enum: ['private', 'host'] },
+        }),
       }),
     },
   },

@@ -67,6 +67,13 @@ export class AuditRelayRunner implements OnApplicationBootstrap, BeforeApplicati
         version: gatewayVersion(this.config.rootDir),
         database: this.db.embedded ? 'embedded' : 'server',
         sink: this.relay.sink.kind,
+        kernels: {
+          provisioner: this.config.kernels.provisioner,
+          network:
+            this.config.kernels.provisioner === 'process'
+              ? 'host'
+              : this.config.kernels.sandbox.network,
+        },
       },
     });
     this.relay.start();

@@ -49,6 +49,7 @@ export const AUDIT_SAMPLES: { readonly [T in AuditEventType]: AuditPayload<T> } 
       version: '0.1.0',
       database: 'server',
       sink: 'kafka',
+      kernels: { provisioner: 'sandbox', network: 'private' },
     },
   },
   'session.started': {

@@ -197,6 +197,11 @@ export interface AuditEventCatalog {
       readonly version: string;
       readonly database: 'embedded' | 'server';
       readonly sink: 'kafka' | 'file';
+      /** How kernels are isolated: the provisioner and the network they get. */
+      readonly kernels: {
+        readonly provisioner: 'sandbox' | 'process';
+        readonly network: 'private' | 'host';
+      };
     };
   };
   'session.started': {

@@ -1,3 +1,5 @@
+import type { StaticTargetDefinition } from '../targets/targets.types';
+
 /** The gateway's whole configuration, validated once at start-up and then read-only. */
 export interface AppConfig {
   readonly nodeEnv: 'development' | 'production' | 'test';
@@ -65,6 +67,33 @@ export interface KernelsConfig {
    * do not support ipc.
    */
   readonly transport: 'ipc' | 'tcp';
+  /**
+   * `sandbox`: each kernel in a bubblewrap sandbox (see docs/security.md); `process`:
+   * a plain child process of the gateway, for machines without user namespaces.
+   */
+  readonly provisioner: 'sandbox' | 'process';
+  /** With NODE_ENV=production the gateway refuses `process` unless this says the operator accepts it. */
+  readonly acceptUnsandboxed: boolean;
+  readonly sandbox: SandboxConfig;
+  readonly limits: KernelLimits;
+}
+
+/** What one kernel may use; 0 means no limit. */
+export interface KernelLimits {
+  readonly memoryBytes: number;
+  readonly pids: number;
+  readonly openFiles: number;
+  readonly cpuSecondsPerExecution: number;
+  readonly tmpBytes: number;
+}
+
+export interface SandboxConfig {
+  /** `private`: the kernel's own network namespace, targets through forwarders; `host`: the host's network. */
+  readonly network: 'private' | 'host';
+  /** Host user kernels run as when the gateway runs as root. */
+  readonly user: string;
+  /** Further host paths kernels see read-only (their Python environment and PYTHONPATH are added). */
+  readonly readOnlyPaths: readonly string[];
 }
 
 export interface SessionsConfig {
@@ -84,7 +113,10 @@ export interface SessionsConfig {
 }
 
 export interface DemoTargetConfig {
-  /** Serve the embedded demo production target (the "demo-shop" service the sample runbooks query). */
+  /**
+   * Serve the embedded demo production target (the "demo-shop" service the sample
+   * runbooks query). main.ts starts it before the app and adds it to `targets.embedded`.
+   */
   readonly enabled: boolean;
   readonly host: string;
   /** 0 picks a free port. */
@@ -93,8 +125,13 @@ export interface DemoTargetConfig {
 
 /** Production targets (see src/targets and targets.example.yaml). */
 export interface TargetsConfig {
-  /** YAML file declaring the targets; undefined when none is configured (only the demo target, if enabled). */
+  /** YAML file declaring the targets; undefined when none is configured (only the embedded ones). */
   readonly file: string | undefined;
+  /**
+   * Targets the gateway configures itself, not read from the environment: the demo
+   * target once started (see `withEmbeddedTarget`). Their names are refused in the file.
+   */
+  readonly embedded: readonly StaticTargetDefinition[];
   /** Prefix of the login roles minted on postgres targets; roles with it are the gateway's to drop. */
   readonly rolePrefix: string;
   /** How long to wait for a target's administrative connection before answering 503. */

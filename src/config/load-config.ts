@@ -14,6 +14,8 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+const MIB = 1024 * 1024;
+
 /**
  * Builds the configuration from the environment and, when RUNGATE_CONFIG names one,
  * a YAML or JSON file whose keys are the same variable names (the environment wins).
@@ -62,6 +64,24 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       pythonPath: r.pathList('RUNGATE_KERNEL_PYTHONPATH', rootDir, ['kernels/python']),
       logCapBytes: r.int('RUNGATE_KERNEL_LOG_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
       transport: r.oneOf('RUNGATE_KERNEL_TRANSPORT', ['ipc', 'tcp'] as const, 'ipc'),
+      provisioner: r.oneOf(
+        'RUNGATE_KERNEL_PROVISIONER',
+        ['sandbox', 'process'] as const,
+        'sandbox',
+      ),
+      acceptUnsandboxed: r.bool('RUNGATE_ACCEPT_UNSANDBOXED_KERNELS', false),
+      sandbox: {
+        network: r.oneOf('RUNGATE_SANDBOX_NETWORK', ['private', 'host'] as const, 'private'),
+        user: r.string('RUNGATE_SANDBOX_USER', 'rungate-kernel'),
+        readOnlyPaths: r.pathList('RUNGATE_SANDBOX_READONLY_PATHS', rootDir, []),
+      },
+      limits: {
+        memoryBytes: r.int('RUNGATE_KERNEL_MEMORY_LIMIT_MB', 2048, 0, 1024 * 1024) * MIB,
+        pids: r.int('RUNGATE_KERNEL_PIDS_LIMIT', 256, 0, 1_000_000),
+        openFiles: r.int('RUNGATE_KERNEL_OPEN_FILES_LIMIT', 1024, 0, 1_000_000),
+        cpuSecondsPerExecution: r.int('RUNGATE_KERNEL_CPU_SECONDS', 600, 0, 7 * 24 * 3600),
+        tmpBytes: r.int('RUNGATE_KERNEL_TMP_SIZE_MB', 256, 1, 1024 * 1024) * MIB,
+      },
     },
     sessions: {
       idleTimeoutMs: r.seconds('RUNGATE_SESSION_IDLE_TIMEOUT', 30 * 60),
@@ -81,6 +101,7 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       file: targetsFile(r.optionalString('RUNGATE_TARGETS_FILE'), rootDir, problems),
       rolePrefix: r.string('RUNGATE_TARGET_ROLE_PREFIX', 'rg_'),
       connectTimeoutMs: r.seconds('RUNGATE_TARGET_CONNECT_TIMEOUT', 5),
+      embedded: [],
     },
     auth: {
       issuer: r.optionalString('OIDC_ISSUER'),
@@ -101,6 +122,17 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
   if (config.kernels.heartbeatIntervalMs > 2000) {
     problems.push(
       'RUNGATE_KERNEL_HEARTBEAT_INTERVAL must be at most 2 s so a dead kernel is seen within 5 s',
+    );
+  }
+  if (
+    config.kernels.provisioner === 'process' &&
+    nodeEnv === 'production' &&
+    !config.kernels.acceptUnsandboxed
+  ) {
+    problems.push(
+      "RUNGATE_KERNEL_PROVISIONER=process runs kernels unsandboxed: a cell can read the gateway's " +
+        "secrets and reach other sessions' kernels. Production refuses it unless " +
+        'RUNGATE_ACCEPT_UNSANDBOXED_KERNELS=true says the operator accepts that risk',
     );
   }
   if (!/^[a-z][a-z0-9_]{0,19}$/.test(config.targets.rolePrefix)) {

@@ -1,6 +1,1 @@
-export { DemoTargetModule } from './demo-target.module';
-export {
-  DemoTargetService,
-  DEMO_TARGET_NAME,
-  type DemoTargetCredentials,
-} from './demo-target.service';
+export { DEMO_TARGET_NAME, startDemoTarget, type RunningDemoTarget } from './demo-target';

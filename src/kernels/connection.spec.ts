@@ -14,7 +14,7 @@ describe('prepareConnection', () => {
       );
       expect(new Set(addresses).size).toBe(5);
       for (const a of addresses)
-        expect(a).toMatch(new RegExp(`^ipc://${runtime.dir}/kernel-[1-5]$`));
+        expect(a).toMatch(new RegExp(`^ipc://${runtime.dir}/sockets/kernel-[1-5]$`));
       const written = JSON.parse(readFileSync(runtime.connectionFile, 'utf8'));
       expect(written).toMatchObject({ transport: 'ipc', ip: info.ip, key: info.key });
       expect(info.key).toMatch(/^[0-9a-f]{64}$/);

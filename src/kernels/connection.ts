@@ -3,7 +3,7 @@
  * See https://jupyter-client.readthedocs.io/en/latest/kernels.html#connection-files
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,21 +87,34 @@ export async function newConnectionInfo(kernelName: string): Promise<ConnectionI
   };
 }
 
+/** Who the kernel process runs as on the host, when that is not the gateway's own user. */
+export interface KernelOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /**
- * A private runtime directory with the connection file written: for `ipc`, the
- * sockets live in that directory too (ports are just suffixes, so no race for them).
+ * A private runtime directory with the connection file written; for `ipc` the
+ * kernel's sockets are bound in its `sockets/` subdirectory (ports are just
+ * suffixes, so there is no race for them).
+ *
+ * When the kernel runs as another user (`owner`), the directory belongs to the
+ * gateway with the kernel's group: the kernel may read the connection file and
+ * bind its sockets, and nothing more.
  */
 export async function prepareConnection(
   kernelName: string,
   transport: 'tcp' | 'ipc',
+  owner?: KernelOwner,
 ): Promise<{ info: ConnectionInfo; runtime: KernelRuntimeDir }> {
   const dir = await mkdtemp(join(tmpdir(), RUNTIME_DIR_PREFIX));
   try {
+    const socketDir = join(dir, 'sockets');
     const info: ConnectionInfo =
       transport === 'ipc'
         ? {
             transport: 'ipc',
-            ip: join(dir, 'kernel'),
+            ip: join(socketDir, 'kernel'),
             shell_port: 1,
             iopub_port: 2,
             stdin_port: 3,
@@ -112,34 +125,72 @@ export async function prepareConnection(
             kernel_name: kernelName,
           }
         : await newConnectionInfo(kernelName);
-    return { info, runtime: await fillRuntimeDir(dir, info) };
+    return { info, runtime: await fillRuntimeDir(dir, info, owner) };
   } catch (err) {
     await removeRuntimeDir(dir);
     throw err;
   }
 }
 
-/** A private directory (0700) holding the connection file (0600) and the kernel's working directory. */
+/** A private directory (0700) holding the connection file (0600) and what else the kernel needs of the gateway. */
 export interface KernelRuntimeDir {
   readonly dir: string;
   readonly connectionFile: string;
+  /** The kernel's working directory when it shares the host's file system. */
   readonly workDir: string;
+  /** Where an ipc kernel binds its sockets: the only place it may write. */
+  readonly socketDir: string;
+  /** Where the gateway binds the Unix sockets that forward to targets. */
+  readonly forwardDir: string;
+  /** Files the sandbox shows as /etc/hosts, /etc/passwd, /etc/group. */
+  readonly etcDir: string;
+  /** Set when the kernel runs as another user than the gateway. */
+  readonly owner: KernelOwner | undefined;
 }
 
 /** Name prefix of the private runtime directories under the system temp dir. */
 export const RUNTIME_DIR_PREFIX = 'rungate-kernel-';
 
 export async function writeConnectionFile(info: ConnectionInfo): Promise<KernelRuntimeDir> {
-  return fillRuntimeDir(await mkdtemp(join(tmpdir(), RUNTIME_DIR_PREFIX)), info);
+  return fillRuntimeDir(await mkdtemp(join(tmpdir(), RUNTIME_DIR_PREFIX)), info, undefined);
 }
 
-async function fillRuntimeDir(dir: string, info: ConnectionInfo): Promise<KernelRuntimeDir> {
-  const connectionFile = join(dir, 'connection.json');
+async function fillRuntimeDir(
+  dir: string,
+  info: ConnectionInfo,
+  owner: KernelOwner | undefined,
+): Promise<KernelRuntimeDir> {
+  const runtime: KernelRuntimeDir = {
+    dir,
+    connectionFile: join(dir, 'connection.json'),
+    workDir: join(dir, 'work'),
+    socketDir: join(dir, 'sockets'),
+    forwardDir: join(dir, 'fwd'),
+    etcDir: join(dir, 'etc'),
+    owner,
+  };
   // 'wx' refuses to follow anything planted at that path.
-  await writeFile(connectionFile, JSON.stringify(info, null, 2), { mode: 0o600, flag: 'wx' });
-  const workDir = join(dir, 'work');
-  await mkdir(workDir, { mode: 0o700 });
-  return { dir, connectionFile, workDir };
+  await writeFile(runtime.connectionFile, JSON.stringify(info, null, 2), {
+    mode: 0o600,
+    flag: 'wx',
+  });
+  for (const sub of [runtime.workDir, runtime.socketDir, runtime.forwardDir, runtime.etcDir])
+    await mkdir(sub, { mode: 0o700 });
+  if (owner !== undefined) {
+    // Group access for the kernel's user; the gateway keeps ownership, so the kernel
+    // can neither replace these files nor plant links the gateway would follow.
+    await chown(dir, -1, owner.gid);
+    await chmod(dir, 0o750);
+    await chown(runtime.connectionFile, -1, owner.gid);
+    await chmod(runtime.connectionFile, 0o640);
+    await chown(runtime.socketDir, -1, owner.gid);
+    await chmod(runtime.socketDir, 0o770);
+    await chown(runtime.forwardDir, -1, owner.gid);
+    await chmod(runtime.forwardDir, 0o750);
+    await chmod(runtime.etcDir, 0o755);
+    await chown(runtime.workDir, owner.uid, owner.gid);
+  }
+  return runtime;
 }
 
 export async function removeRuntimeDir(dir: string): Promise<void> {

@@ -4,7 +4,24 @@
  * the kernel spawned goes with it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { KernelLimit, ProvisionedProcess } from './provisioner';
 import type { RingLog } from './ring-log';
+
+/** What a provisioner adds to a plain process: limits, accounting, clean-up. */
+export interface ProcessControls {
+  /** Who the process runs as, when the gateway (root) starts it as another user. */
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Whether SIGINT to the process group reaches the kernel (not through a sandbox). */
+  readonly signalsReachKernel: boolean;
+  limitReached?(exit: ProcessExit): KernelLimit | undefined;
+  cpuSeconds?(): number | undefined;
+  release?(): Promise<void>;
+}
+
+const PLAIN: ProcessControls = { signalsReachKernel: true };
+const CLOCK_TICKS = 100;
 
 /** How a process ended. */
 export interface ProcessExit {
@@ -20,7 +37,7 @@ export function describeExit(exit: ProcessExit): string {
   return `process exited with code ${exit.code ?? 'unknown'}`;
 }
 
-export class KernelProcess {
+export class KernelProcess implements ProvisionedProcess {
   private exitInfo: ProcessExit | undefined;
   private readonly exitListeners = new Set<(exit: ProcessExit) => void>();
   /** Resolves when the process has ended (and been reaped). */
@@ -29,6 +46,7 @@ export class KernelProcess {
   private constructor(
     private readonly child: ChildProcess,
     readonly log: RingLog,
+    private readonly controls: ProcessControls,
   ) {
     this.exited = new Promise((resolve) => {
       const done = (exit: ProcessExit): void => {
@@ -54,17 +72,21 @@ export class KernelProcess {
     env: Record<string, string>,
     cwd: string,
     log: RingLog,
+    controls: ProcessControls = PLAIN,
   ): KernelProcess {
     const [command, ...args] = argv;
     const child = spawn(command, args, {
       env,
       cwd,
+      // Dropping to another user also drops the supplementary groups (libuv calls setgroups).
+      ...(controls.uid !== undefined ? { uid: controls.uid } : {}),
+      ...(controls.gid !== undefined ? { gid: controls.gid } : {}),
       // detached: setsid(), so the kernel leads its own process group and a
       // Ctrl-C or SIGINT to the gateway's group does not reach it.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new KernelProcess(child, log);
+    return new KernelProcess(child, log, controls);
   }
 
   /** 0 when spawning failed. */
@@ -102,6 +124,33 @@ export class KernelProcess {
     } catch {
       return false;
     }
+  }
+
+  interrupt(): boolean {
+    return this.controls.signalsReachKernel && this.signalGroup('SIGINT');
+  }
+
+  limitReached(): KernelLimit | undefined {
+    return this.exitInfo ? this.controls.limitReached?.(this.exitInfo) : undefined;
+  }
+
+  /** From the provisioner (a cgroup) when it can tell; else the process and its reaped children from /proc. */
+  cpuSeconds(): number | undefined {
+    if (this.controls.cpuSeconds) return this.controls.cpuSeconds();
+    if (this.pid === 0 || this.exitInfo) return undefined;
+    try {
+      const text = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      // utime, stime, cutime, cstime are fields 14-17; fields after "(comm)" start at 3.
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0);
+      return ticks / CLOCK_TICKS;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.controls.release?.();
   }
 
   /** SIGKILL to the group, then wait (bounded) for the exit to be reaped. */

@@ -10,7 +10,12 @@ import {
 import { ErrorCode, RungateError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import { ConfigError } from '../config/load-config';
+import { planRoutes, type Endpoint, type RoutePlan } from './forwarding';
 import { KernelRegistry } from './kernel-registry';
+import { ProcessProvisioner } from './process-provisioner';
+import type { KernelProvisioner } from './provisioner';
+import { SandboxProvisioner, SandboxUnavailableError } from './sandbox/sandbox-provisioner';
 import {
   discoverKernelSpecs,
   kernelSearchDirs,
@@ -48,6 +53,7 @@ export class KernelsService implements OnModuleInit, OnApplicationShutdown {
     malformed: 0,
   };
   private closing = false;
+  readonly provisioner: KernelProvisioner;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -57,7 +63,49 @@ export class KernelsService implements OnModuleInit, OnApplicationShutdown {
     private readonly parentEnv: Readonly<Record<string, string | undefined>> = process.env,
   ) {
     this.registry = new KernelRegistry(join(config.dataDir, 'kernels'));
+    this.provisioner = this.createProvisioner();
     this.refreshSpecs();
+  }
+
+  /**
+   * The sandbox unless configured otherwise; a sandbox that cannot work here stops
+   * the start-up with what to do about it, never a silent fallback to plain processes.
+   */
+  private createProvisioner(): KernelProvisioner {
+    const k = this.config.kernels;
+    if (k.provisioner === 'process') {
+      this.logger.warn(
+        '*** KERNELS ARE NOT SANDBOXED (RUNGATE_KERNEL_PROVISIONER=process): a cell can read this ' +
+          "gateway's environment, files and other sessions' kernels. Development only. ***",
+      );
+      return new ProcessProvisioner(k.transport);
+    }
+    try {
+      const sandbox = SandboxProvisioner.create(
+        {
+          network: k.sandbox.network,
+          user: k.sandbox.user,
+          limits: k.limits,
+          readOnlyPaths: [...k.sandbox.readOnlyPaths, ...k.specDirs],
+        },
+        this.parentEnv,
+      );
+      this.logger.log(sandbox.describe());
+      if (k.sandbox.network === 'host') {
+        this.logger.warn(
+          'RUNGATE_SANDBOX_NETWORK=host: kernels share the host network and can reach any address it can',
+        );
+      }
+      return sandbox;
+    } catch (err) {
+      if (err instanceof SandboxUnavailableError) throw new ConfigError([err.message]);
+      throw err;
+    }
+  }
+
+  /** Where kernels reach these target endpoints: through forwarders in a private network. */
+  planRoutes(endpoints: ReadonlyArray<{ target: string } & Endpoint>): RoutePlan {
+    return planRoutes(this.provisioner.network, endpoints);
   }
 
   async onModuleInit(): Promise<void> {
@@ -157,6 +205,8 @@ export class KernelsService implements OnModuleInit, OnApplicationShutdown {
         config: this.config.kernels,
         registry: this.registry,
         parentEnv: this.parentEnv,
+        provisioner: this.provisioner,
+        limits: this.config.kernels.limits,
       });
     } catch (err) {
       if (err instanceof RungateError) throw err;

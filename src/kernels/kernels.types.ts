@@ -1,10 +1,14 @@
 /**
  * The kernels module's public contract: what the sessions module codes against.
  */
+import type { Relay, RoutePlan } from './forwarding';
 import type { IopubMessage } from './messages';
+import type { KernelLimit, KernelNetworkMode } from './provisioner';
 
 export type { IopubMessage } from './messages';
 export type { KernelSpecInfo, InterruptMode } from './kernelspecs';
+export type { Endpoint, Relay, Route, RoutePlan } from './forwarding';
+export type { KernelLimit, KernelNetworkMode } from './provisioner';
 
 /** Lifecycle of a kernel as others see it. */
 export type KernelStatus = 'starting' | 'idle' | 'busy' | 'dead';
@@ -20,7 +24,12 @@ export type ExecuteResult =
       traceback: string[];
     }
   | { status: 'aborted' }
-  | { status: 'kernel_died'; reason: string };
+  | {
+      status: 'kernel_died';
+      reason: string;
+      /** Set when a resource limit stopped the kernel. */
+      limit?: KernelLimit;
+    };
 
 export interface ExecuteOptions {
   /** Called for every iopub message of this request (stream, display_data, execute_result, error, clear_output, update_display_data, status ...), in order. */
@@ -47,8 +56,19 @@ export interface Kernel {
   interrupt(): Promise<void>;
   restart(): Promise<void>;
   shutdown(): Promise<void>;
-  /** Called once when the kernel is found dead (process exit or heartbeat loss); returns an unsubscribe function. */
-  onDied(listener: (reason: string) => void): () => void;
+  /** Called once when the kernel is found dead (process exit, heartbeat loss, a limit); returns an unsubscribe function. */
+  onDied(listener: (reason: string, limit?: KernelLimit) => void): () => void;
+  /** `private`: the kernel reaches only the routes forwarded to it; `host`: the host's network. */
+  readonly network: KernelNetworkMode;
+  /**
+   * Forwards a plan's routes to the kernel, replacing earlier ones; resolves to the
+   * relays the kernel must start (none on the host network).
+   */
+  forward(plan: RoutePlan): Promise<readonly Relay[]>;
+  /** A point in time for {@link closeConnections}. */
+  connectionMark(): number;
+  /** Closes forwarded connections opened after `since` (all when omitted); returns how many. */
+  closeConnections(since?: number): number;
   /** The bounded stdout/stderr log of the kernel process. */
   log(): string;
 }

@@ -10,18 +10,21 @@ import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import { ErrorCode, RungateError } from '../common/errors';
 import type { KernelsConfig } from '../config/config.types';
-import {
-  prepareConnection,
-  removeRuntimeDir,
-  type ConnectionInfo,
-  type KernelRuntimeDir,
-} from './connection';
+import { removeRuntimeDir, type ConnectionInfo, type KernelRuntimeDir } from './connection';
 import { kernelEnvironment } from './environment';
+import { Forwarders, type Relay, type RoutePlan } from './forwarding';
 import { KernelClient } from './kernel-client';
-import { describeExit, KernelProcess, type ProcessExit } from './kernel-process';
+import { describeExit, type ProcessExit } from './kernel-process';
 import type { KernelRegistry } from './kernel-registry';
 import type { KernelSpecInfo } from './kernelspecs';
 import type { ExecuteOptions, ExecuteResult, Kernel, KernelStatus } from './kernels.types';
+import type {
+  KernelLimit,
+  KernelLimits,
+  KernelNetworkMode,
+  KernelProvisioner,
+  ProvisionedProcess,
+} from './provisioner';
 import {
   createMessage,
   isExecuteReplyMsg,
@@ -54,14 +57,27 @@ export interface LocalKernelOptions {
   readonly registry: KernelRegistry;
   /** The gateway's environment; only allow-listed variables are passed on. */
   readonly parentEnv: Readonly<Record<string, string | undefined>>;
+  readonly provisioner: KernelProvisioner;
+  readonly limits: KernelLimits;
 }
+
+/** What a limit means, for people reading an execution's error. */
+const LIMIT_TEXT: Record<KernelLimit, string> = {
+  memory_limit: 'the kernel used more memory than its limit allows and was stopped',
+  pids_limit: 'the kernel started more processes or threads than its limit allows and was stopped',
+  cpu_time_limit: 'the cell used more CPU time than its limit allows and the kernel was stopped',
+};
+/** How often a running cell's CPU time is checked against its limit. */
+const CPU_CHECK_MS = 500;
 
 /** The lifecycle as a state; {@link Kernel.status} is derived from it. */
 type Phase = 'starting' | 'running' | 'restarting' | 'stopping' | 'dead';
 
 /** One process + connection. */
 interface Incarnation {
-  readonly process: KernelProcess;
+  readonly process: ProvisionedProcess;
+  /** The routes to the session's targets (private network only). */
+  readonly forwarders: Forwarders | undefined;
   readonly client: KernelClient;
   readonly runtime: KernelRuntimeDir;
   readonly info: ConnectionInfo;
@@ -82,6 +98,7 @@ interface PendingExecution {
   reply: ExecuteReplyContent | undefined;
   idle: boolean;
   graceTimer: NodeJS.Timeout | undefined;
+  cpuTimer: NodeJS.Timeout | undefined;
   readonly resolve: (result: ExecuteResult) => void;
 }
 
@@ -98,6 +115,9 @@ export class LocalKernel implements Kernel {
   /** The incarnation being launched, whose messages are routed before it becomes current. */
   private launching: Incarnation | undefined;
   private deathReason: string | undefined;
+  private deathLimit: KernelLimit | undefined;
+  /** The routes last forwarded, opened again for a restarted incarnation. */
+  private plan: RoutePlan | undefined;
   private restarting: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private disposal: Promise<void> = Promise.resolve();
@@ -107,7 +127,7 @@ export class LocalKernel implements Kernel {
     string,
     JupyterMessage<MessageType, JsonObject> | undefined
   >();
-  private readonly diedListeners = new Set<(reason: string) => void>();
+  private readonly diedListeners = new Set<(reason: string, limit?: KernelLimit) => void>();
   private readonly endedListeners = new Set<() => void>();
   /** Fired on every message and process exit; waits re-check their condition on it. */
   private readonly ticks = new EventEmitter();
@@ -177,7 +197,27 @@ export class LocalKernel implements Kernel {
     return this.ringLog.toString();
   }
 
-  onDied(listener: (reason: string) => void): () => void {
+  get network(): KernelNetworkMode {
+    return this.options.provisioner.network;
+  }
+
+  async forward(plan: RoutePlan): Promise<readonly Relay[]> {
+    this.plan = plan;
+    const inc = this.current;
+    if (this.phase !== 'running' || inc === undefined)
+      throw new RungateError(ErrorCode.KernelUnavailable, 'the kernel is not running');
+    return inc.forwarders ? inc.forwarders.open(plan) : [];
+  }
+
+  connectionMark(): number {
+    return this.current?.forwarders?.mark() ?? 0;
+  }
+
+  closeConnections(since?: number): number {
+    return this.current?.forwarders?.closeConnections(since) ?? 0;
+  }
+
+  onDied(listener: (reason: string, limit?: KernelLimit) => void): () => void {
     this.diedListeners.add(listener);
     return () => this.diedListeners.delete(listener);
   }
@@ -196,7 +236,11 @@ export class LocalKernel implements Kernel {
     if (this.restarting) await this.restarting.catch(() => undefined);
     const inc = this.current;
     if (this.phase !== 'running' || inc === undefined) {
-      return { status: 'kernel_died', reason: this.deathReason ?? 'kernel is not running' };
+      return {
+        status: 'kernel_died',
+        reason: this.deathReason ?? 'kernel is not running',
+        ...(this.deathLimit ? { limit: this.deathLimit } : {}),
+      };
     }
     const silent = options.silent ?? false;
     const msg = createMessage(
@@ -220,6 +264,7 @@ export class LocalKernel implements Kernel {
         reply: undefined,
         idle: false,
         graceTimer: undefined,
+        cpuTimer: this.watchCpu(inc),
         resolve,
       };
       this.pending.set(pending.msgId, pending);
@@ -235,8 +280,11 @@ export class LocalKernel implements Kernel {
   async interrupt(): Promise<void> {
     const inc = this.current;
     if (this.phase !== 'running' || inc === undefined) return;
-    if (this.options.spec.interruptMode === 'signal') {
-      inc.process.signalGroup('SIGINT');
+    if (
+      this.options.spec.interruptMode === 'signal' &&
+      !this.options.provisioner.interruptByMessage
+    ) {
+      inc.process.interrupt();
       return;
     }
     const request = createMessage('interrupt_request', {}, this.identity);
@@ -280,6 +328,8 @@ export class LocalKernel implements Kernel {
       }
       this.phase = 'running';
       this.startHeartbeat(this.current);
+      // The new process needs its routes again; its relays start with the caller's set-up cell.
+      if (this.plan) await this.current.forwarders?.open(this.plan);
     })().finally(() => {
       this.restarting = undefined;
     });
@@ -315,6 +365,7 @@ export class LocalKernel implements Kernel {
       this.launching = inc;
       try {
         await this.waitReady(inc, deadline);
+        await this.options.provisioner.started?.(inc.runtime);
         return inc;
       } catch (err) {
         await this.retire(inc, { graceful: false, restart: false });
@@ -337,20 +388,28 @@ export class LocalKernel implements Kernel {
   }
 
   private async spawnIncarnation(): Promise<Incarnation> {
-    const { spec, config, registry, parentEnv } = this.options;
-    const { info, runtime } = await prepareConnection(spec.name, config.transport);
+    const { spec, config, registry, parentEnv, provisioner } = this.options;
+    const { info, runtime } = await provisioner.prepare(spec.name);
     const argv = spec.argv.map((arg) =>
       arg
         .replaceAll('{connection_file}', runtime.connectionFile)
         .replaceAll('{resource_dir}', spec.resourceDir),
     );
     const logMark = this.ringLog.written;
-    const proc = KernelProcess.spawn(
-      argv,
-      kernelEnvironment(parentEnv, spec, config),
-      runtime.workDir,
-      this.ringLog,
-    );
+    let proc: ProvisionedProcess;
+    try {
+      proc = await provisioner.launch({
+        kernelId: this.id,
+        spec,
+        argv,
+        env: kernelEnvironment(parentEnv, spec, config),
+        runtime,
+        log: this.ringLog,
+      });
+    } catch (err) {
+      await removeRuntimeDir(runtime.dir).catch(() => undefined);
+      throw err;
+    }
     const client = new KernelClient({
       info,
       session: this.identity.session,
@@ -364,6 +423,7 @@ export class LocalKernel implements Kernel {
     });
     const inc: Incarnation = {
       process: proc,
+      forwarders: provisioner.network === 'private' ? new Forwarders(runtime) : undefined,
       client,
       runtime,
       info,
@@ -496,35 +556,58 @@ export class LocalKernel implements Kernel {
   private finish(pending: PendingExecution, result: ExecuteResult): void {
     if (!this.pending.delete(pending.msgId)) return;
     if (pending.graceTimer) clearTimeout(pending.graceTimer);
+    if (pending.cpuTimer) clearInterval(pending.cpuTimer);
     pending.resolve(result);
   }
 
-  private failPending(reason: string): void {
+  private failPending(reason: string, limit?: KernelLimit): void {
     for (const pending of [...this.pending.values()])
-      this.finish(pending, { status: 'kernel_died', reason });
+      this.finish(pending, { status: 'kernel_died', reason, ...(limit ? { limit } : {}) });
   }
 
   // -------------------------------------------------------------------------
   // Death and disposal
 
   private onProcessExit(inc: Incarnation, exit: ProcessExit): void {
-    if (inc === this.current && !inc.stopping) this.markDead(describeExit(exit));
+    if (inc === this.current && !inc.stopping) {
+      const limit = inc.process.limitReached();
+      this.markDead(limit ? `${limit}: ${LIMIT_TEXT[limit]}` : describeExit(exit), limit);
+    }
     this.tick();
   }
 
+  /**
+   * Checks the CPU time of the kernel (and all it started) while a cell runs; past
+   * the per-execution limit the kernel is killed and the cell ends as cpu_time_limit.
+   */
+  private watchCpu(inc: Incarnation): NodeJS.Timeout | undefined {
+    const limit = this.options.limits.cpuSecondsPerExecution;
+    const start = limit > 0 ? inc.process.cpuSeconds() : undefined;
+    if (start === undefined) return undefined;
+    const timer = setInterval(() => {
+      const used = inc.process.cpuSeconds();
+      if (used === undefined || used - start <= limit || inc !== this.current) return;
+      clearInterval(timer);
+      this.markDead(`cpu_time_limit: ${LIMIT_TEXT.cpu_time_limit} (${limit} s)`, 'cpu_time_limit');
+    }, CPU_CHECK_MS);
+    timer.unref();
+    return timer;
+  }
+
   /** The kernel was found dead: settle everything now, clean up in the background. */
-  private markDead(reason: string): void {
+  private markDead(reason: string, limit?: KernelLimit): void {
     if (this.phase === 'dead' || this.phase === 'stopping') return;
     this.phase = 'dead';
     this.deathReason = reason;
+    this.deathLimit = limit;
     this.logger.warn(`kernel died: ${reason}`);
-    this.failPending(reason);
+    this.failPending(reason, limit);
     const inc = this.current;
     if (inc) this.disposal = this.retire(inc, { graceful: false, restart: false });
     this.tick();
     for (const listener of [...this.diedListeners]) {
       try {
-        listener(reason);
+        listener(reason, limit);
       } catch (err) {
         this.logger.error(`onDied listener failed: ${(err as Error).message}`);
       }
@@ -560,6 +643,7 @@ export class LocalKernel implements Kernel {
   ): Promise<void> {
     inc.stopping = true;
     inc.client.stopHeartbeat();
+    await inc.forwarders?.close();
     if (how.graceful && inc.process.running) {
       inc.client
         .send(createMessage('shutdown_request', { restart: how.restart }, this.identity))
@@ -567,6 +651,7 @@ export class LocalKernel implements Kernel {
       await inc.process.waitForExit(this.options.config.shutdownGraceMs);
     }
     await inc.process.kill();
+    await inc.process.release().catch(() => undefined);
     const stats = inc.client.stats();
     this.retiredStats.badSignatures += stats.badSignatures;
     this.retiredStats.missingDelimiter += stats.missingDelimiter;

@@ -167,6 +167,7 @@ export class SessionAudit {
         cell: cellOf(e),
         outcome: {
           result: o.state === 'ok' ? 'success' : 'failure',
+          ...(o.error?.reason ? { reason: o.error.reason } : {}),
           status: o.state,
           duration_ms: Math.round(durationMs),
           execution_count: o.executionCount,

@@ -1,7 +1,7 @@
 import { Subject } from 'rxjs';
 import type { Redactor } from '../common/redact';
 import type { TraceContext } from '../telemetry/otel';
-import type { Kernel } from '../kernels/kernels.types';
+import type { Kernel, RoutePlan } from '../kernels/kernels.types';
 import type { Runbook } from '../runbooks/runbooks.types';
 import type { SessionCredentials } from '../targets/targets.types';
 import type {
@@ -46,6 +46,8 @@ export class SessionRuntime {
     public session: SessionRecord,
     readonly runbook: Runbook,
     readonly credentials: SessionCredentials,
+    /** Where the session's kernels reach its targets. */
+    readonly routes: RoutePlan,
     /** Grows when a cell gets elevated credentials: those stay hidden afterwards too. */
     public redactor: Redactor,
   ) {}
@@ -58,7 +60,7 @@ export class SessionRuntime {
     this.events.next(event);
   }
 
-  bindKernel(kernel: Kernel, onDied: (reason: string) => void): void {
+  bindKernel(kernel: Kernel, onDied: Parameters<Kernel['onDied']>[0]): void {
     this.unbindKernel();
     this.kernel = kernel;
     this.unsubscribeDeath = kernel.onDied(onDied);

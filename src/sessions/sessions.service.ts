@@ -16,7 +16,7 @@ import type { Queryable } from '../db/database';
 import { executionSeconds, executionsTotal } from '../telemetry/metrics';
 import type { AppConfig } from '../config/config.types';
 import { KernelsService } from '../kernels/kernels.service';
-import type { ExecuteResult, Kernel } from '../kernels/kernels.types';
+import type { ExecuteResult, Kernel, KernelLimit, Relay } from '../kernels/kernels.types';
 import { parseNotebook, renderParametersCell, validateParameters } from '../runbooks';
 import { RunbooksService } from '../runbooks/runbooks.service';
 import type { Runbook, RunbookCell } from '../runbooks/runbooks.types';
@@ -120,10 +120,14 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     const environment = this.environmentOf(runbook);
     const id = randomUUID();
     const expiresAt = new Date(Date.now() + this.config.sessions.maxLifetimeMs);
-    const credentials = await this.targets.issueSessionCredentials(runbook.targets, {
-      id,
-      expiresAt,
-    });
+    // Where the kernel reaches each target (through forwarders, in a sandbox): its
+    // credentials name those addresses.
+    const routes = this.kernels.planRoutes(this.targets.endpoints(runbook.targets));
+    const credentials = await this.targets.issueSessionCredentials(
+      runbook.targets,
+      { id, expiresAt },
+      routes.route,
+    );
     const redactor = new Redactor(credentials.secrets);
     let session: SessionRecord;
     try {
@@ -152,7 +156,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       await credentials.release().catch(() => undefined);
       throw err;
     }
-    const rt = new SessionRuntime(session, runbook, credentials, redactor);
+    const rt = new SessionRuntime(session, runbook, credentials, routes, redactor);
     this.runtimes.set(id, rt);
     try {
       await this.attachKernel(rt, principal);
@@ -665,7 +669,10 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
    */
   private async elevate(rt: SessionRuntime, kernel: Kernel, p: PendingExecution) {
     const grants: SessionCredentials[] = [];
+    // Connections the cell opens from here on may carry the elevated credentials.
+    const mark = kernel.connectionMark();
     const revokeAll = async () => {
+      kernel.closeConnections(mark);
       for (const g of grants) {
         let error: unknown;
         await g.release().catch((err: unknown) => {
@@ -677,11 +684,15 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     };
     try {
       for (const target of rt.session.targets) {
-        const g = await this.targets.issueElevatedCredentials(target, {
-          sessionId: rt.id,
-          executionId: p.record.id,
-          validForMs: p.timeoutMs + ELEVATION_GRACE_MS,
-        });
+        const g = await this.targets.issueElevatedCredentials(
+          target,
+          {
+            sessionId: rt.id,
+            executionId: p.record.id,
+            validForMs: p.timeoutMs + ELEVATION_GRACE_MS,
+          },
+          rt.routes.route,
+        );
         grants.push(g);
         rt.redactor = rt.redactor.with(g.secrets);
         await this.audit.credentialsIssued(rt.session, g, p.record);
@@ -737,7 +748,12 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
           ...base,
           state: rt.ending ? 'interrupted' : 'kernel_died',
           executionCount: null,
-          error: { ename: 'KernelDied', evalue: result.reason, traceback: [] },
+          error: {
+            ename: 'KernelDied',
+            evalue: result.reason,
+            traceback: [],
+            ...(result.limit ? { reason: result.limit } : {}),
+          },
         };
       default: {
         const never: never = result;
@@ -787,6 +803,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       cell: p.record.cellId,
       status: outcome.state,
       truncated: outcome.truncated,
+      ...(outcome.error?.reason ? { reason: outcome.error.reason } : {}),
     });
     executionsTotal.inc({ status: outcome.state });
     executionSeconds.observe(durationMs / 1000);
@@ -826,15 +843,18 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   private async attachKernel(rt: SessionRuntime, principal: Principal): Promise<void> {
     if (rt.session.state !== 'starting') await this.moveSession(rt, 'starting');
     const kernel = await this.kernels.acquire(rt.runbook.kernel);
-    rt.bindKernel(kernel, (reason) => void this.onKernelDied(rt, kernel.id, reason));
-    // Credentials and session identity reach the kernel as environment variables,
-    // set by a silent cell: pooled kernels were started before the session existed.
+    rt.bindKernel(kernel, (reason, limit) => void this.onKernelDied(rt, kernel.id, reason, limit));
+    // The session's targets become reachable (in a sandbox, through forwarders that
+    // relays in the kernel listen for); credentials and session identity reach the
+    // kernel as environment variables, set by a silent cell: pooled kernels were
+    // started before the session existed.
+    const relays = await kernel.forward(rt.routes);
     const env = {
       ...rt.credentials.env,
       RUNGATE_SESSION_ID: rt.id,
       RUNGATE_RUNBOOK: rt.runbook.id,
     };
-    const prelude = await kernel.execute(`${preludeCode(env)}\n${TRACE_HOOK}`, {
+    const prelude = await kernel.execute(`${relayCode(relays)}${preludeCode(env)}\n${TRACE_HOOK}`, {
       silent: true,
       storeHistory: false,
     });
@@ -856,7 +876,12 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
     if (parametersCell) await (await this.enqueue(rt, principal, [parametersCell], null))[0].done;
   }
 
-  private async onKernelDied(rt: SessionRuntime, kernelId: string, reason: string): Promise<void> {
+  private async onKernelDied(
+    rt: SessionRuntime,
+    kernelId: string,
+    reason: string,
+    limit?: KernelLimit,
+  ): Promise<void> {
     if (rt.kernel?.id !== kernelId || rt.ending) return;
     this.log.warn({ session: rt.id, reason }, 'session kernel died');
     const dead = rt.unbindKernel();
@@ -864,7 +889,7 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
       await this.audit.kernelDied(
         rt.session,
         { id: dead.id, name: dead.kernelName, pid: dead.pid },
-        reason,
+        limit ?? reason,
       );
     await this.cancelQueue(rt);
     await this.moveSession(rt, 'kernel_dead', { reason }).catch((err: unknown) => {
@@ -1020,6 +1045,25 @@ const TRACE_HOOK = [
   '        os.environ.pop("TRACEPARENT", None)',
   'get_ipython().events.register("pre_run_cell", __rg_traceparent)',
 ].join('\n');
+
+/**
+ * Python that starts the kernel's side of target forwarding (kernels/python/rungate/_forward.py):
+ * a listener per route on the loopback address its target's name resolves to in the sandbox.
+ */
+export function relayCode(relays: readonly Relay[]): string {
+  if (relays.length === 0) return '';
+  const literal = JSON.stringify(
+    JSON.stringify(
+      relays.map((r) => ({ listen: [r.listen.host, r.listen.port], socket: r.socket })),
+    ),
+  );
+  return [
+    'import json as __rg_json, rungate._forward as __rg_forward',
+    `__rg_forward.serve(__rg_json.loads(${literal}))`,
+    'del __rg_json, __rg_forward',
+    '',
+  ].join('\n');
+}
 
 /** Python that sets environment variables from JSON, with no value ever spliced into code. */
 export function preludeCode(env: Record<string, string>): string {

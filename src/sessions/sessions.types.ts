@@ -57,7 +57,13 @@ export interface ExecutionRecord {
   code: string;
   state: ExecutionState;
   executionCount: number | null;
-  error: { ename: string; evalue: string; traceback: string[] } | null;
+  error: {
+    ename: string;
+    evalue: string;
+    traceback: string[];
+    /** Why a kernel death ended it, when a resource limit stopped the kernel (`memory_limit` ...). */
+    reason?: string;
+  } | null;
   outputs: NotebookOutput[];
   outputBytes: number;
   truncated: boolean;
@@ -81,4 +87,6 @@ export type SessionEvent =
       cell: string;
       status: ExecutionStatus;
       truncated: boolean;
+      /** The limit that stopped the kernel, for `kernel_died` (`memory_limit` ...). */
+      reason?: string;
     };

@@ -4,13 +4,16 @@ import { PostgresRolesClient, type ExistingRole } from './postgres-roles.client'
 import { scramSha256Verifier } from './scram';
 import { readSecret } from './secret-ref';
 import { once, type Grant, type TargetDriver } from './target-driver';
+import { postgresEndpoint } from './target-endpoint';
 import type {
   ElevationRequest,
+  KernelRoute,
   PostgresTargetDefinition,
   SessionGrantRequest,
   SessionOpenCheck,
   SweepReport,
   TargetDescription,
+  TargetEndpoint,
 } from './targets.types';
 import { targetEnvPrefix } from './targets.types';
 
@@ -89,7 +92,11 @@ export function kernelDsn(
   const params = new URLSearchParams();
   for (const key of KEPT_PARAMS) {
     const value = admin.searchParams.get(key);
-    if (value !== null && !(override.host !== undefined && key === 'host')) params.set(key, value);
+    // A parameter would win over the overriding host or port.
+    const overridden =
+      (key === 'host' && override.host !== undefined) ||
+      (key === 'port' && override.port !== undefined);
+    if (value !== null && !overridden) params.set(key, value);
   }
   const query = params.size > 0 ? `?${params.toString()}` : '';
   const userinfo = `${encodeURIComponent(login.role)}:${encodeURIComponent(login.password)}`;
@@ -113,20 +120,43 @@ export class PostgresTargetDriver implements TargetDriver {
     this.description = { name: def.name, environment: def.environment, kind: 'postgres' };
   }
 
-  async issueRead(session: SessionGrantRequest): Promise<Grant> {
+  /**
+   * The configured kernel host and port, else the admin URL's (5432 by default). A
+   * Unix-socket admin URL without a kernel host is no TCP endpoint: it throws.
+   */
+  endpoint(): TargetEndpoint {
+    const adminUrl = this.adminUrl();
+    try {
+      return postgresEndpoint(adminUrl, { host: this.def.kernelHost, port: this.def.kernelPort });
+    } catch (err) {
+      if (!(err instanceof RungateError)) throw err;
+      throw new RungateError(
+        err.code,
+        `target "${this.def.name}": ${err.message}${this.def.kernelHost === undefined ? ' (or set its kernelHost)' : ''}`,
+        { target: this.def.name },
+        { cause: err },
+      );
+    }
+  }
+
+  async issueRead(session: SessionGrantRequest, route?: KernelRoute): Promise<Grant> {
     assertId(session.id, 'session id');
     if (session.expiresAt.getTime() <= Date.now()) {
       throw new RungateError(ErrorCode.InvalidRequest, 'the session is already past its end');
     }
-    return this.mint('ro', {
-      memberOf: [this.def.readRole],
-      readOnly: true,
-      validUntil: session.expiresAt,
-      comment: roleComment({ sessionId: session.id, target: this.def.name }),
-    });
+    return this.mint(
+      'ro',
+      {
+        memberOf: [this.def.readRole],
+        readOnly: true,
+        validUntil: session.expiresAt,
+        comment: roleComment({ sessionId: session.id, target: this.def.name }),
+      },
+      route,
+    );
   }
 
-  async issueElevated(request: ElevationRequest): Promise<Grant> {
+  async issueElevated(request: ElevationRequest, route?: KernelRoute): Promise<Grant> {
     assertId(request.sessionId, 'session id');
     assertId(request.executionId, 'execution id');
     assertValidFor(request.validForMs);
@@ -138,16 +168,20 @@ export class PostgresTargetDriver implements TargetDriver {
       );
     }
     // The read role too: most writes read first (UPDATE … WHERE needs SELECT).
-    return this.mint('rw', {
-      memberOf: [this.def.readRole, this.def.writeRole],
-      readOnly: false,
-      validUntil: new Date(Date.now() + request.validForMs),
-      comment: roleComment({
-        sessionId: request.sessionId,
-        target: this.def.name,
-        executionId: request.executionId,
-      }),
-    });
+    return this.mint(
+      'rw',
+      {
+        memberOf: [this.def.readRole, this.def.writeRole],
+        readOnly: false,
+        validUntil: new Date(Date.now() + request.validForMs),
+        comment: roleComment({
+          sessionId: request.sessionId,
+          target: this.def.name,
+          executionId: request.executionId,
+        }),
+      },
+      route,
+    );
   }
 
   /**
@@ -209,10 +243,15 @@ export class PostgresTargetDriver implements TargetDriver {
   private async mint(
     access: Access,
     spec: { memberOf: string[]; readOnly: boolean; validUntil: Date; comment: string },
+    route: KernelRoute | undefined,
   ): Promise<Grant> {
     const role = `${this.options.rolePrefix}${access}_${randomBytes(RANDOM_HEX / 2).toString('hex')}`;
     const password = randomBytes(32).toString('base64url');
     const adminUrl = this.adminUrl();
+    // Before minting: a target the kernel cannot reach gets no role.
+    const kernelAddress = route
+      ? route(this.endpoint())
+      : { host: this.def.kernelHost, port: this.def.kernelPort };
     try {
       await this.roles().createLoginRole({
         name: role,
@@ -231,11 +270,7 @@ export class PostgresTargetDriver implements TargetDriver {
         { cause: err },
       );
     }
-    const dsn = kernelDsn(
-      adminUrl,
-      { role, password },
-      { host: this.def.kernelHost, port: this.def.kernelPort },
-    );
+    const dsn = kernelDsn(adminUrl, { role, password }, kernelAddress);
     const prefix = targetEnvPrefix(this.def.name);
     return {
       env: {

@@ -4,7 +4,9 @@ import type { SecretRef } from './targets.types';
 
 /** `env ORDERS_DB_ADMIN_URL` / `file /run/secrets/x`: names the reference, never its value. */
 export function describeSecretRef(ref: SecretRef): string {
-  return 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
+  if ('env' in ref) return `environment variable ${ref.env}`;
+  if ('file' in ref) return `file ${ref.file}`;
+  return 'the value set by the gateway';
 }
 
 /**
@@ -34,6 +36,8 @@ export function readSecret(
   let value: string | undefined;
   if ('env' in ref) {
     value = env[ref.env];
+  } else if ('value' in ref) {
+    value = ref.value;
   } else {
     try {
       value = readFileSync(ref.file, 'utf8').replace(/\r?\n$/, '');

@@ -1,10 +1,12 @@
 import type {
   ElevationRequest,
   IssuedCredential,
+  KernelRoute,
   SessionGrantRequest,
   SessionOpenCheck,
   SweepReport,
   TargetDescription,
+  TargetEndpoint,
 } from './targets.types';
 
 /** One credential handed out for one target. */
@@ -21,10 +23,18 @@ export interface Grant {
 /** How credentials are issued for one kind of target. */
 export interface TargetDriver {
   readonly description: TargetDescription;
-  /** A read-only credential for a session, accepted until the session's end. */
-  issueRead(session: SessionGrantRequest): Promise<Grant>;
-  /** A credential with write access for one approved cell. */
-  issueElevated(request: ElevationRequest): Promise<Grant>;
+  /**
+   * Where kernels reach the target, before any route. Throws (Unavailable) for a
+   * target that is not a TCP endpoint (a Unix socket), which no sandboxed kernel reaches.
+   */
+  endpoint(): TargetEndpoint;
+  /**
+   * A read-only credential for a session, accepted until the session's end. With a
+   * route, the kernel's URL or connection string names `route(endpoint())`.
+   */
+  issueRead(session: SessionGrantRequest, route?: KernelRoute): Promise<Grant>;
+  /** A credential with write access for one approved cell; `route` as for issueRead. */
+  issueElevated(request: ElevationRequest, route?: KernelRoute): Promise<Grant>;
   /** Drops what earlier runs minted and nobody will release. */
   sweep(isSessionOpen: SessionOpenCheck, now: Date): Promise<SweepReport>;
   /** Frees connections; grants still out are not touched. */

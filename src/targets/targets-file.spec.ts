@@ -96,6 +96,25 @@ describe('targets file', () => {
       expect(problems.join('\n')).not.toMatch(/hunter2|s3cr3t/);
     });
 
+    it('refuses a value reference, which only the gateway itself may give', () => {
+      const problems = problemsOf(
+        [
+          'targets:',
+          '  - name: billing-api',
+          '    environment: prod',
+          '    kind: static',
+          '    url: https://billing.example',
+          '    readOnly: { value: s3cr3t-token }',
+        ].join('\n'),
+      );
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /targets\[0\] \(billing-api\)\.readOnly: must have exactly one of env or file \(got value\)/,
+        ),
+      ]);
+      expect(problems.join('\n')).not.toMatch(/s3cr3t/);
+    });
+
     it('reports every problem at once', () => {
       const problems = problemsOf(
         [

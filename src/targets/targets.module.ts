@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
-import { DemoTargetModule } from '../demo-target/demo-target.module';
 import { TargetsService } from './targets.service';
 
+/** Needs the global ConfigModule; embedded targets (the demo target) come in its `targets.embedded`. */
 @Module({
-  imports: [DemoTargetModule],
   providers: [TargetsService],
   exports: [TargetsService],
 })

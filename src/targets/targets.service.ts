@@ -9,28 +9,44 @@ import {
 import { ErrorCode, RungateError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
-import { DEMO_TARGET_NAME, DemoTargetService } from '../demo-target/demo-target.service';
-import { PostgresTargetDriver } from './postgres-target';
-import { DemoTargetDriver, StaticTargetDriver } from './static-target';
+import { ConfigError } from '../config/load-config';
+import { PostgresTargetDriver, type PostgresDriverOptions } from './postgres-target';
+import { StaticTargetDriver } from './static-target';
 import type { Grant, TargetDriver } from './target-driver';
 import { loadTargetsFile } from './targets-file';
 import type {
   ElevationRequest,
+  KernelRoute,
   SessionCredentials,
   SessionGrantRequest,
   SessionOpenCheck,
   SweepReport,
+  TargetDefinition,
   TargetDescription,
+  TargetEndpoint,
 } from './targets.types';
 
 /** Where `{ env: VAR }` secret references are looked up. */
 export const TARGETS_ENV = Symbol('TARGETS_ENV');
 
+/** Makes the driver of a target (replaceable for tests; the real drivers by default). */
+export type TargetDriverFactory = (
+  def: TargetDefinition,
+  options: PostgresDriverOptions,
+) => TargetDriver;
+export const TARGET_DRIVER_FACTORY = Symbol('TARGET_DRIVER_FACTORY');
+
+const realDrivers: TargetDriverFactory = (def, options) =>
+  def.kind === 'postgres'
+    ? new PostgresTargetDriver(def, options)
+    : new StaticTargetDriver(def, options.env);
+
 /**
- * Production targets and their credentials. A session receives read-only credentials
- * for each target its runbook declares; an approved cell receives elevated ones for
- * its own life. Everything handed out is tracked, so shutting down revokes what is
- * still out.
+ * Production targets and their credentials: those of the targets file and those the
+ * gateway configures itself (`config.targets.embedded`, e.g. the demo target). A
+ * session receives read-only credentials for each target its runbook declares; an
+ * approved cell receives elevated ones for its own life. Everything handed out is
+ * tracked, so shutting down revokes what is still out.
  */
 @Injectable()
 export class TargetsService implements OnModuleInit, OnApplicationShutdown {
@@ -40,7 +56,9 @@ export class TargetsService implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Optional() private readonly demo?: DemoTargetService,
+    @Optional()
+    @Inject(TARGET_DRIVER_FACTORY)
+    private readonly makeDriver: TargetDriverFactory = realDrivers,
     @Optional()
     @Inject(TARGETS_ENV)
     private readonly env: Readonly<Record<string, string | undefined>> = process.env,
@@ -74,16 +92,32 @@ export class TargetsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Where kernels reach each of these targets (duplicates once), before any route: what
+   * a sandboxed kernel needs forwarders to. Refuses a target that is not configured, as
+   * issuing credentials for it would, and one that is no TCP endpoint (a Unix socket).
+   */
+  endpoints(targets: readonly string[]): Array<{ target: string } & TargetEndpoint> {
+    const drivers = [...new Set(targets)].map((name) => this.mustFind(name));
+    return drivers.map((d) => {
+      const { host, port } = d.endpoint();
+      return { target: d.description.name, host, port };
+    });
+  }
+
+  /**
    * Read-only credentials for one session, for every target its runbook declares.
    * Refuses a target that is not configured before issuing anything; if one target
-   * fails, what the others issued is revoked before the error is thrown.
+   * fails, what the others issued is revoked before the error is thrown. With a
+   * `route`, the kernel's URLs and connection strings name `route(endpoint)` instead
+   * of the target's own address (a sandboxed kernel reaches targets through forwarders).
    */
   async issueSessionCredentials(
     targets: readonly string[],
     session: SessionGrantRequest,
+    route?: KernelRoute,
   ): Promise<SessionCredentials> {
     const drivers = [...new Set(targets)].map((name) => this.mustFind(name));
-    const results = await Promise.allSettled(drivers.map((d) => d.issueRead(session)));
+    const results = await Promise.allSettled(drivers.map((d) => d.issueRead(session, route)));
     const grants = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     grants.forEach((g) => this.outstanding.add(g));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -99,12 +133,14 @@ export class TargetsService implements OnModuleInit, OnApplicationShutdown {
    * Credentials with write access to one target for one approved cell, accepted for
    * `validForMs` at most. The caller releases them when the cell ends, however it ends;
    * the kernel gets `env` for that cell only (it overrides the session's values).
+   * `route` as for {@link issueSessionCredentials}.
    */
   async issueElevatedCredentials(
     target: string,
     request: ElevationRequest,
+    route?: KernelRoute,
   ): Promise<SessionCredentials> {
-    const grant = await this.mustFind(target).issueElevated(request);
+    const grant = await this.mustFind(target).issueElevated(request, route);
     this.outstanding.add(grant);
     this.logIssued([grant], `execution ${request.executionId} of session ${request.sessionId}`);
     return this.bundle([grant]);
@@ -199,25 +235,21 @@ export class TargetsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private build(): Map<string, TargetDriver> {
-    const registry = new Map<string, TargetDriver>();
-    const demoEnabled = this.config.demoTarget.enabled && this.demo !== undefined;
-    if (demoEnabled && this.demo)
-      registry.set(DEMO_TARGET_NAME, new DemoTargetDriver(DEMO_TARGET_NAME, this.demo));
-    const { file, rolePrefix, connectTimeoutMs } = this.config.targets;
-    if (file === undefined) return registry;
-    const definitions = loadTargetsFile(file, {
-      rolePrefix,
-      env: this.env,
-      reservedNames: demoEnabled ? [DEMO_TARGET_NAME] : [],
-    });
-    for (const def of definitions) {
-      registry.set(
-        def.name,
-        def.kind === 'postgres'
-          ? new PostgresTargetDriver(def, { rolePrefix, env: this.env, connectTimeoutMs })
-          : new StaticTargetDriver(def, this.env),
-      );
+    const { file, rolePrefix, connectTimeoutMs, embedded } = this.config.targets;
+    const options: PostgresDriverOptions = { rolePrefix, env: this.env, connectTimeoutMs };
+    const seen = new Set<string>();
+    for (const def of embedded) {
+      if (seen.has(def.name)) {
+        throw new ConfigError([`${def.source}: the name "${def.name}" is already used`]);
+      }
+      seen.add(def.name);
     }
-    return registry;
+    const definitions: TargetDefinition[] = [
+      ...embedded,
+      ...(file === undefined
+        ? []
+        : loadTargetsFile(file, { rolePrefix, env: this.env, reservedNames: [...seen] })),
+    ];
+    return new Map(definitions.map((def) => [def.name, this.makeDriver(def, options)]));
   }
 }

@@ -29,8 +29,22 @@ export interface IssuedCredential {
 /** `postgres`: a login role minted per grant. `static`: fixed values from the environment or files. */
 export type TargetKind = 'postgres' | 'static';
 
-/** Where a secret comes from: an environment variable of the gateway, or a file (e.g. a mounted secret). */
-export type SecretRef = { readonly env: string } | { readonly file: string };
+/**
+ * Where a secret comes from: an environment variable of the gateway, or a file (e.g. a
+ * mounted secret). `value` is for targets the gateway configures itself (the embedded
+ * demo target); the targets file never accepts it.
+ */
+export type SecretRef =
+  { readonly env: string } | { readonly file: string } | { readonly value: string };
+
+/** A TCP address where kernels reach a target. */
+export interface TargetEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The address a kernel must use for a target endpoint (identity when the kernel shares the host's network). */
+export type KernelRoute = (endpoint: TargetEndpoint) => TargetEndpoint;
 
 /** Public facts about a target (safe to show and to put in audit events). */
 export interface TargetDescription {
@@ -79,7 +93,7 @@ export interface StaticTargetDefinition extends TargetDefinitionBase {
   readonly elevated: SecretRef | undefined;
 }
 
-/** A target declared in the targets file. */
+/** A target declared in the targets file, or configured by the gateway itself (`targets.embedded`). */
 export type TargetDefinition = PostgresTargetDefinition | StaticTargetDefinition;
 
 /** A session, as far as its credentials are concerned. */

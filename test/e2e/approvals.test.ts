@@ -1,4 +1,4 @@
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -20,6 +20,12 @@ function ordersRunbook(fixComment = ''): string {
     cells: [
       { id: 'params', tags: ['parameters'], source: 'dsn_file = "/tmp/unset"' },
       {
+        id: 'helpers',
+        // The test needs the elevated DSN the cell holds; base64 gets it past redaction.
+        source:
+          'import base64, os\ndef DSN_OUT():\n    return "DSN:" + base64.b64encode(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"].encode()).decode()',
+      },
+      {
         id: 'look',
         source:
           'import rungate\nwith rungate.connect("orders-db") as c:\n    print(c.execute("select count(*) from orders where status = \'stuck\'").fetchone()[0])',
@@ -32,14 +38,12 @@ function ordersRunbook(fixComment = ''): string {
       {
         id: 'fix-slow',
         tags: ['mutating'],
-        source:
-          'import os, time\nopen(dsn_file, "w").write(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])\ntime.sleep(60)',
+        source: 'import os, time\nprint(DSN_OUT(), flush=True)\ntime.sleep(60)',
       },
       {
         id: 'fix-die',
         tags: ['mutating'],
-        source:
-          'import os\nopen(dsn_file, "w").write(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"])\nos._exit(1)',
+        source: 'import os, time\nprint(DSN_OUT(), flush=True)\ntime.sleep(0.5)\nos._exit(1)',
       },
       { id: 'reuse', source: 'import psycopg\npsycopg.connect(ELEVATED).execute("select 1")' },
     ],
@@ -57,6 +61,20 @@ async function canWrite(dsn: string): Promise<boolean> {
   } finally {
     await c.end().catch(() => undefined);
   }
+}
+
+/**
+ * The elevated DSN a cell printed, aimed at the real server: inside the sandbox it
+ * names the kernel's forwarder, which only the kernel can reach.
+ */
+function printedDsn(text: string, realUrl: string): string {
+  const m = /DSN:([A-Za-z0-9+/=]+)/.exec(text);
+  if (!m) throw new Error(`no DSN printed in ${text}`);
+  const dsn = new URL(Buffer.from(m[1], 'base64').toString());
+  const real = new URL(realUrl);
+  dsn.hostname = real.hostname;
+  dsn.port = real.port;
+  return dsn.toString();
 }
 
 describe('approvals over HTTP with a real PostgreSQL target', () => {
@@ -201,15 +219,15 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
 
   it('revokes elevated credentials when the approved cell is interrupted or its kernel dies', async () => {
     const s = await startSession();
+    expect((await exec(s.id, 'helpers')).body.status).toBe('ok');
     await grant(s.id, 'fix-slow');
     const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, as('alice'));
     const queued = await exec(s.id, 'fix-slow', 'alice', undefined, false);
     expect(queued.status).toBe(202);
-    await waitFor(
-      'the cell to write its connection string',
-      async () => existsSync(s.dsnFile) && readFileSync(s.dsnFile, 'utf8').length > 0,
+    const printed = await sse.waitFor(
+      (e) => e.event === 'execution.output' && JSON.stringify(e.data).includes('DSN:'),
     );
-    const dsn = readFileSync(s.dsnFile, 'utf8');
+    const dsn = printedDsn(JSON.stringify(printed.data), target.url);
     expect(await canWrite(dsn)).toBe(true);
     await gw.api(`/v1/sessions/${s.id}/interrupt`, { token: as('alice'), method: 'POST' });
     const done = await sse.waitFor(
@@ -221,11 +239,10 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     await sse.close();
     await waitFor('the elevated role to be gone', async () => !(await canWrite(dsn)), 5000);
 
-    rmSync(s.dsnFile, { force: true });
     await grant(s.id, 'fix-die');
     const died = await exec(s.id, 'fix-die');
     expect(died.body.status).toBe('kernel_died');
-    const dsn2 = readFileSync(s.dsnFile, 'utf8');
+    const dsn2 = printedDsn(JSON.stringify(died.body.outputs), target.url);
     expect(dsn2).not.toBe(dsn);
     await waitFor(
       'the elevated role of the dead kernel to be gone',

@@ -19,6 +19,11 @@ import { createDatabase } from '../support/postgres';
 import { SseReader } from '../support/sse';
 
 const MARKER_DIR = tmpdir();
+/**
+ * The marker is a file on the host, which a sandboxed kernel cannot write (its /tmp
+ * is its own): these tests of what ran run their kernels as plain processes.
+ */
+const UNSANDBOXED = { RUNGATE_KERNEL_PROVISIONER: 'process' };
 
 /** A runbook whose one cell leaves a trace on disk each time it runs. */
 function markerRunbook(file: string): string {
@@ -242,7 +247,10 @@ describe('audit trail to Kafka', () => {
     const dbUrl = await createDatabase(admin, 'e2e_readonly');
     const dbName = new URL(dbUrl).pathname.slice(1);
     const marker = join(MARKER_DIR, `rungate-marker-${randomUUID()}`);
-    const { gw } = await gateway({ DATABASE_URL: dbUrl }, { 'test/marker': markerRunbook(marker) });
+    const { gw } = await gateway(
+      { DATABASE_URL: dbUrl, ...UNSANDBOXED },
+      { 'test/marker': markerRunbook(marker) },
+    );
     const token = await gw.token('alice');
     const s = await gw.api('/v1/sessions', {
       token,
@@ -307,6 +315,7 @@ describe('audit trail to Kafka', () => {
     const dir = runbooksDir({ 'test/marker': markerRunbook(marker) });
     const env = {
       DATABASE_URL: await createDatabase(inject('postgresUrl'), 'e2e_crash'),
+      ...UNSANDBOXED,
       KAFKA_BROKERS: brokers,
       RUNGATE_AUDIT_TOPIC: topic,
       RUNGATE_RUNBOOKS_DIR: dir,

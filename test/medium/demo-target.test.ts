@@ -1,18 +1,13 @@
-import { Test } from '@nestjs/testing';
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigModule } from '../../src/config/config.module';
 import { loadConfig } from '../../src/config/load-config';
-import { DemoTargetModule } from '../../src/demo-target/demo-target.module';
-import {
-  DemoTargetService,
-  type DemoTargetCredentials,
-} from '../../src/demo-target/demo-target.service';
+import { startDemoTarget } from '../../src/demo-target/demo-target';
 import { parseNotebook } from '../../src/runbooks/notebook';
 import { renderParametersCell, validateParameters } from '../../src/runbooks/parameters';
 import type { Runbook, RunbookCell } from '../../src/runbooks/runbooks.types';
+import type { SecretRef } from '../../src/targets/targets.types';
 
 const ROOT = resolve(__dirname, '..', '..');
 const PYTHON = resolve(ROOT, '.cache/venv/bin/python');
@@ -131,9 +126,15 @@ async function http(
   return { status: res.status, body: await res.json() };
 }
 
-describe(DemoTargetService.name, () => {
-  let creds: DemoTargetCredentials;
-  let close: () => Promise<void>;
+/** demo-shop's tokens are set by the gateway, as values (never env or file references). */
+function tokenOf(ref: SecretRef | undefined): string {
+  if (ref === undefined || !('value' in ref)) throw new Error('expected a token given as a value');
+  return ref.value;
+}
+
+describe(startDemoTarget.name, () => {
+  let creds: { url: string; readOnlyToken: string; elevatedToken: string };
+  let stop: () => Promise<void>;
   let runbooks: Runbook[];
 
   beforeAll(async () => {
@@ -141,25 +142,46 @@ describe(DemoTargetService.name, () => {
       { NODE_ENV: 'test', RUNGATE_DEMO_TARGET: 'true', RUNGATE_DEMO_TARGET_PORT: '0' },
       ROOT,
     );
-    const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(config), DemoTargetModule],
-    }).compile();
-    await moduleRef.init();
-    close = () => moduleRef.close();
-    creds = moduleRef.get(DemoTargetService).credentials();
+    const demo = await startDemoTarget(config);
+    stop = () => demo.stop();
+    const { target } = demo;
+    creds = {
+      url: demo.url,
+      readOnlyToken: tokenOf(target.readOnly),
+      elevatedToken: tokenOf(target.elevated),
+    };
     runbooks = await loadSampleRunbooks();
   });
 
   afterAll(async () => {
-    await close?.();
+    await stop?.();
   });
 
-  describe('credentials', () => {
+  describe('target', () => {
     it('serves on a free loopback port with two distinct random tokens', () => {
       expect(creds.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(creds.url.endsWith(':0')).toBe(false);
       expect(creds.readOnlyToken).toMatch(/^dshop_ro_[\w-]{32}$/);
       expect(creds.elevatedToken).toMatch(/^dshop_rw_[\w-]{32}$/);
+    });
+
+    it('is an ordinary static http target of the prod environment', async () => {
+      const config = loadConfig({ NODE_ENV: 'test', RUNGATE_DEMO_TARGET_PORT: '0' }, ROOT);
+      const other = await startDemoTarget(config);
+      try {
+        expect(other.target).toMatchObject({
+          name: 'demo-shop',
+          environment: 'prod',
+          kind: 'static',
+          protocol: 'http',
+          url: other.url,
+        });
+        // Fresh tokens at each start.
+        expect(tokenOf(other.target.readOnly)).not.toBe(creds.readOnlyToken);
+      } finally {
+        await other.stop();
+      }
+      await expect(fetch(`${other.url}/api/overview`)).rejects.toThrow();
     });
   });
 

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -97,10 +97,12 @@ describe(KernelsService.name, () => {
           language: 'python',
         }),
       );
-      // Ports exist only on tcp (ipc sockets live in the kernel's own directory).
+      // Ports exist only on tcp (ipc sockets live in the kernel's own directory), and
+      // tcp only outside the sandbox (a sandboxed kernel's loopback is its own).
       const raceConfig = await kernelTestConfig({
         RUNGATE_KERNELSPEC_DIRS: specDir,
         RUNGATE_KERNEL_TRANSPORT: 'tcp',
+        RUNGATE_KERNEL_PROVISIONER: 'process',
       });
       const raceService = new KernelsService(raceConfig.config);
       try {
@@ -140,10 +142,16 @@ describe(KernelsService.name, () => {
 
   describe('execute', () => {
     it('runs code in the kernel process, not the gateway', async () => {
-      const { result, stdout } = await run(kernel, 'import os\nprint(os.getpid())');
+      const { result, stdout } = await run(
+        kernel,
+        "import os\nprint(os.getpid(), os.readlink('/proc/self/ns/pid'))",
+      );
       expect(result).toMatchObject({ status: 'ok' });
-      expect(Number(stdout.trim())).toBe(kernel.pid);
-      expect(Number(stdout.trim())).not.toBe(process.pid);
+      // In the sandbox's own PID namespace: another process, in another namespace.
+      const [pid, ns] = stdout.trim().split(' ');
+      expect(Number(pid)).not.toBe(process.pid);
+      expect(ns).not.toBe(readlinkSync('/proc/self/ns/pid'));
+      expect(processExists(kernel.pid)).toBe(true);
     });
 
     it('streams output while the cell runs, in order', async () => {
@@ -183,7 +191,8 @@ describe(KernelsService.name, () => {
       expect(env.DATABASE_URL).toBeNull();
       expect(env.OIDC_CLIENT_SECRET).toBeNull();
       expect(env.KAFKA_BROKERS).toBeNull();
-      expect(env.JPY_PARENT_PID).toBe(String(process.pid));
+      // The sandbox ties the kernel to the gateway (bwrap --die-with-parent) instead.
+      expect(env.JPY_PARENT_PID).toBeNull();
       expect(env.PATH).toBe(process.env.PATH);
     });
 
@@ -268,7 +277,8 @@ describe(KernelsService.name, () => {
       const pid = hung.pid;
       const died = new Promise<string>((resolve) => hung.onDied(resolve));
       const stoppedAt = Date.now();
-      process.kill(pid, 'SIGSTOP');
+      // The kernel stops itself: heartbeat thread and all (its pid is the sandbox's, not ours to signal).
+      void hung.execute('import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)');
       const reason = await died;
       expect(Date.now() - stoppedAt).toBeLessThan(5000);
       expect(reason).toMatch(/heartbeat/);

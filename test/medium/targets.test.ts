@@ -9,6 +9,8 @@ import { ErrorCode, RungateError } from '../../src/common/errors';
 import { ConfigModule } from '../../src/config/config.module';
 import type { AppConfig } from '../../src/config/config.types';
 import { ConfigError, loadConfig } from '../../src/config/load-config';
+import { startDemoTarget } from '../../src/demo-target/demo-target';
+import { withEmbeddedTarget } from '../../src/targets/embedded-targets';
 import { scramSha256Verifier } from '../../src/targets/scram';
 import { loadTargetsFile } from '../../src/targets/targets-file';
 import { TargetsModule } from '../../src/targets/targets.module';
@@ -19,7 +21,8 @@ import { createDatabase } from '../support/postgres';
 /** PostgreSQL's SQLSTATEs this file expects. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
 const INSUFFICIENT_PRIVILEGE = '42501';
-const INVALID_AUTHORIZATION = '28000';
+/** Wrong password, and under password auth also a role that does not (or no longer) exist. */
+const INVALID_PASSWORD = '28P01';
 
 const suffix = randomBytes(4).toString('hex');
 /** A prefix of our own: roles are cluster-wide and other test files mint on the same server. */
@@ -201,26 +204,50 @@ describe(TargetsService.name, () => {
         RUNGATE_DEMO_TARGET: 'true',
         RUNGATE_DEMO_TARGET_PORT: '0',
       });
+      // As main.ts does: demo-shop serves first, then is handed over as an http target.
+      const demo = await startDemoTarget(demoConfig);
       const moduleRef = await Test.createTestingModule({
-        imports: [ConfigModule.forRoot(demoConfig), TargetsModule],
+        imports: [ConfigModule.forRoot(withEmbeddedTarget(demoConfig, demo.target)), TargetsModule],
       }).compile();
       await moduleRef.init();
       try {
         const service = moduleRef.get(TargetsService);
         expect(service.names()).toEqual(['demo-shop']);
+        expect(service.describe('demo-shop')).toEqual({
+          name: 'demo-shop',
+          environment: 'prod',
+          kind: 'static',
+        });
+        const port = Number(new URL(demo.url).port);
+        expect(service.endpoints(['demo-shop'])).toEqual([
+          { target: 'demo-shop', host: '127.0.0.1', port },
+        ]);
         const c = await service.issueSessionCredentials(['demo-shop'], newSession());
         expect(c.env.RUNGATE_TARGET_DEMO_SHOP_KIND).toBe('http');
+        expect(c.env.RUNGATE_TARGET_DEMO_SHOP_URL).toBe(demo.url);
         expect(c.env.RUNGATE_TARGET_DEMO_SHOP_TOKEN).toMatch(/^dshop_ro_/);
-        const elevated = await service.issueElevatedCredentials('demo-shop', {
-          sessionId: 's1',
-          executionId: 'e1',
-          validForMs: 60_000,
+        const overview = await fetch(`${demo.url}/api/overview`, {
+          headers: { authorization: `Bearer ${c.env.RUNGATE_TARGET_DEMO_SHOP_TOKEN}` },
         });
+        expect(overview.status).toBe(200);
+        const elevated = await service.issueElevatedCredentials(
+          'demo-shop',
+          { sessionId: 's1', executionId: 'e1', validForMs: 60_000 },
+          // A sandboxed kernel's forwarder.
+          (e) => ({ host: '10.0.0.1', port: e.port + 1 }),
+        );
         expect(elevated.env.RUNGATE_TARGET_DEMO_SHOP_TOKEN).toMatch(/^dshop_rw_/);
-        // Both tokens are redacted from a read-only session's outputs.
-        expect(c.secrets).toContain(elevated.env.RUNGATE_TARGET_DEMO_SHOP_TOKEN);
+        expect(elevated.env.RUNGATE_TARGET_DEMO_SHOP_URL).toBe(`http://10.0.0.1:${port + 1}`);
+        expect(elevated.secrets).toEqual([elevated.env.RUNGATE_TARGET_DEMO_SHOP_TOKEN]);
+        // Both tokens are redacted from a read-only session's outputs; only the read one is in its env.
+        expect(c.secrets).toEqual([
+          c.env.RUNGATE_TARGET_DEMO_SHOP_TOKEN,
+          elevated.env.RUNGATE_TARGET_DEMO_SHOP_TOKEN,
+        ]);
+        expect(Object.values(c.env)).not.toContain(elevated.env.RUNGATE_TARGET_DEMO_SHOP_TOKEN);
       } finally {
         await moduleRef.close();
+        await demo.stop();
       }
     });
   });
@@ -300,7 +327,7 @@ describe(TargetsService.name, () => {
       const dsn = new URL(c.env[DSN_KEY]);
       const password = decodeURIComponent(dsn.password);
       expect(c.secrets).toEqual(expect.arrayContaining([c.env[DSN_KEY], password]));
-      // The test server trusts every login, so check the stored SCRAM verifier against the password instead.
+      // The stored SCRAM verifier is the password's; that the server admits it is tested below.
       const stored = await admin.query<{ rolpassword: string }>(
         `SELECT rolpassword FROM pg_authid WHERE rolname = $1`,
         [await roleOf(c)],
@@ -310,6 +337,24 @@ describe(TargetsService.name, () => {
       expect(
         await scramSha256Verifier(password, Buffer.from(salt, 'base64'), Number(iterations)),
       ).toBe(verifier);
+    });
+
+    it('admits the minted role by its password only, and not after release', async () => {
+      const c = await issueRead();
+      const dsn = c.env[DSN_KEY];
+      const kernel = await kernelClient(c);
+      const who = await kernel.query<{ role: string }>('SELECT current_user AS role');
+      expect(who.rows[0].role).toBe(await roleOf(c));
+
+      const wrong = new URL(dsn);
+      wrong.password = randomBytes(32).toString('base64url');
+      expect(wrong.password).not.toBe(new URL(dsn).password);
+      expect(await sqlState(connect(wrong.toString()))).toBe(INVALID_PASSWORD);
+
+      const gone = closed(kernel, 5_000);
+      await c.release();
+      await gone;
+      expect(await sqlState(connect(dsn))).toBe(INVALID_PASSWORD);
     });
 
     it('computes SCRAM verifiers exactly as PostgreSQL does', async () => {
@@ -382,7 +427,7 @@ describe(TargetsService.name, () => {
       await c.release();
       await gone;
       expect(await mintedRoles()).not.toContain(role);
-      expect(await sqlState(connect(c.env[DSN_KEY]))).toBe(INVALID_AUTHORIZATION);
+      expect(await sqlState(connect(c.env[DSN_KEY]))).toBe(INVALID_PASSWORD);
       // Idempotent.
       await c.release();
     });
@@ -422,7 +467,7 @@ describe(TargetsService.name, () => {
       await c.release();
       await gone;
       expect(await mintedRoles()).not.toContain(role);
-      expect(await sqlState(connect(c.env[DSN_KEY]))).toBe(INVALID_AUTHORIZATION);
+      expect(await sqlState(connect(c.env[DSN_KEY]))).toBe(INVALID_PASSWORD);
     });
 
     it('keeps what an approved cell created, owned by the write role', async () => {

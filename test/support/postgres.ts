@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, readdirSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -12,7 +12,10 @@ const run = promisify(execFile);
 
 /** A PostgreSQL server started for tests. */
 export interface TestPostgres {
-  /** Superuser URL over loopback TCP (trust auth; nothing else can reach it). */
+  /**
+   * Superuser URL over loopback TCP, with the superuser's password: the server
+   * admits every role, superuser included, by SCRAM-SHA-256 password only.
+   */
   readonly url: string;
   /** Fast shutdown, then removes the data directory. */
   stop(): Promise<void>;
@@ -27,6 +30,8 @@ const PORT_ATTEMPTS = 5;
  * Starts a throwaway PostgreSQL server: finds the server binaries (installing the
  * Debian package when missing), initdb into a fresh temp dir, listens on a free
  * loopback port. As root it runs as the `postgres` user, which PostgreSQL demands.
+ * Every login, over the socket or TCP, needs its password (SCRAM-SHA-256), so tests
+ * prove that a role's password is what admits it.
  */
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = await findOrInstallBinaries();
@@ -41,25 +46,36 @@ export async function startPostgres(): Promise<TestPostgres> {
       await chown(dir, user.uid, user.gid);
       await chown(sockets, user.uid, user.gid);
     }
-    await run(
-      ...asUser(user, join(bin, 'initdb'), [
-        '-D',
-        pgdata,
-        '-U',
-        'postgres',
-        '--auth=trust',
-        '--no-sync',
-        '--no-locale',
-        '--encoding=UTF8',
-      ]),
-      { env: { ...process.env, LC_ALL: 'C' } },
-    );
+    // Hex: nothing in it needs escaping in a URL.
+    const password = randomBytes(24).toString('hex');
+    // initdb reads the password from a file so it never shows on a command line.
+    const pwfile = join(dir, 'pwfile');
+    await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+    try {
+      if (user !== undefined) await chown(pwfile, user.uid, user.gid);
+      await run(
+        ...asUser(user, join(bin, 'initdb'), [
+          '-D',
+          pgdata,
+          '-U',
+          'postgres',
+          `--pwfile=${pwfile}`,
+          '--auth=scram-sha-256',
+          '--no-sync',
+          '--no-locale',
+          '--encoding=UTF8',
+        ]),
+        { env: { ...process.env, LC_ALL: 'C' } },
+      );
+    } finally {
+      await rm(pwfile, { force: true });
+    }
     let lastError: unknown;
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const port = await freePort();
       try {
-        const child = await startServer(bin, user, pgdata, sockets, port);
-        const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+        const child = await startServer(bin, user, pgdata, sockets, port, password);
+        const url = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
         return { url, stop: () => stopServer(child, dir) };
       } catch (err) {
         lastError = err;
@@ -74,8 +90,8 @@ export async function startPostgres(): Promise<TestPostgres> {
 }
 
 /**
- * Creates an empty database on the server behind `adminUrl` and returns its URL, so
- * each test file works on its own schema. Named `<prefix>_<random>`.
+ * Creates an empty database on the server behind `adminUrl` and returns its URL (same
+ * user and password), so each test file works on its own schema. Named `<prefix>_<random>`.
  */
 export async function createDatabase(adminUrl: string, prefix: string): Promise<string> {
   const name = `${prefix
@@ -219,6 +235,7 @@ async function startServer(
   pgdata: string,
   sockets: string,
   port: number,
+  password: string,
 ): Promise<ChildProcess> {
   const [file, args] = asUser(
     user,
@@ -232,6 +249,9 @@ async function startServer(
       sockets,
       '-c',
       'listen_addresses=127.0.0.1',
+      // Roles created WITH PASSWORD 'plain' get a SCRAM verifier, never an MD5 hash.
+      '-c',
+      'password_encryption=scram-sha-256',
       // Throwaway data: durability buys nothing and costs seconds.
       '-c',
       'fsync=off',
@@ -263,7 +283,7 @@ async function startServer(
   for (;;) {
     const outcome = await Promise.race([
       exited.then((code) => ({ exited: code })),
-      tryConnect(port).then((ok) => ({ ok })),
+      tryConnect(port, password).then((ok) => ({ ok })),
     ]);
     if ('exited' in outcome) {
       if (/could not bind|Address already in use/i.test(stderr)) throw new PortTakenError(stderr);
@@ -280,8 +300,14 @@ async function startServer(
   }
 }
 
-async function tryConnect(port: number): Promise<boolean> {
-  const client = new Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+async function tryConnect(port: number, password: string): Promise<boolean> {
+  const client = new Client({
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password,
+    database: 'postgres',
+  });
   // An unhandled 'error' from a half-open client would crash the test process.
   client.on('error', () => undefined);
   try {
