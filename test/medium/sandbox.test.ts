@@ -2,7 +2,8 @@
  * The kernel sandbox, probed from inside real kernels the way a hostile runbook
  * author would: what a cell can see, reach and use up. See docs/security.md.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -284,3 +285,83 @@ describe('kernel sandbox', () => {
     expect(r.home).not.toBe('unbounded');
   });
 });
+
+const ROOT = join(__dirname, '..', '..');
+const GATEWAY_USER = 'rungate-test-gw';
+
+/** uid and gid of a host user, created (as a system user) when missing. */
+function ensureUser(name: string): { uid: number; gid: number } {
+  try {
+    execFileSync('id', ['-u', name], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+  }
+  const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }));
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+// User namespaces let an ordinary user sandbox kernels too, mapped to that user.
+describe.runIf(process.getuid?.() === 0)(
+  'kernel sandbox with the gateway as an ordinary user',
+  () => {
+    it('hides the gateway and its files, and bounds memory with rlimits (no cgroup to create)', async () => {
+      const user = ensureUser(GATEWAY_USER);
+      const home = await mkdtemp(join(tmpdir(), 'rungate-user-gw-'));
+      const dataDir = join(home, 'data');
+      await mkdir(dataDir);
+      await chown(home, user.uid, user.gid);
+      await chown(dataDir, user.uid, user.gid);
+      const server = createServer((s) => s.end());
+      const port = await listen(server, '127.0.0.1');
+      try {
+        const out = await new Promise<string>((resolve, reject) => {
+          execFile(
+            'setpriv',
+            [
+              `--reuid=${user.uid}`,
+              `--regid=${user.gid}`,
+              '--clear-groups',
+              '--',
+              process.execPath,
+              '-r',
+              '@swc-node/register',
+              'test/support/sandbox-probe.ts',
+              dataDir,
+            ],
+            {
+              cwd: ROOT,
+              env: {
+                PATH: process.env.PATH ?? '/usr/bin:/bin',
+                HOME: home,
+                PROBE_PORT: String(port),
+              },
+              timeout: 60_000,
+            },
+            (err, stdout, stderr) =>
+              err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+          );
+        });
+        const r = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+          hostUid: number;
+          seen: Record<string, unknown> & { uid: number; uid_map: string; pids: string[] };
+          bomb: unknown;
+        };
+        expect(r.hostUid).toBe(user.uid);
+        expect(r.seen.uid).toBe(user.uid);
+        expect(r.seen.uid_map.trim().split(/\s+/).map(Number)).toEqual([user.uid, user.uid, 1]);
+        expect(r.seen.pids.map(Number).every((p) => p <= 10)).toBe(true);
+        expect(r.seen).toMatchObject({
+          gateway: false,
+          data_dir: false,
+          secret: false,
+          gateway_port: false,
+        });
+        // Without a cgroup the limit is RLIMIT_AS: the allocation fails, the kernel lives.
+        expect(r.bomb).toBe('MemoryError');
+      } finally {
+        server.close();
+        await rm(home, { recursive: true, force: true });
+      }
+    });
+  },
+);

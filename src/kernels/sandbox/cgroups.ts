@@ -57,9 +57,14 @@ export function detectCgroups(): CgroupLayout | undefined {
     return undefined;
   }
   const usable = (dir: string): string | undefined => {
+    const base = join(dir, GROUP);
     try {
-      mkdirSync(join(dir, GROUP), { recursive: true });
-      return join(dir, GROUP);
+      mkdirSync(base, { recursive: true });
+      // It may exist (made by root): only a group this process can create below counts.
+      const probe = join(base, `.probe-${process.pid}`);
+      mkdirSync(probe);
+      rmdirSync(probe);
+      return base;
     } catch {
       return undefined;
     }

@@ -10,7 +10,7 @@
  *   → bwrap (namespaces and file system view) → the kernelspec's argv.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { writeFile, chmod } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { prepareConnection, type KernelOwner, type KernelRuntimeDir } from '../connection';
@@ -325,9 +325,4 @@ function readFileSafe(path: string): string {
   } catch {
     return '';
   }
-}
-
-/** For tests: every directory a kernel of this gateway may see read-only. */
-export function listDir(path: string): string[] {
-  return readdirSync(path);
 }
