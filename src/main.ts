@@ -10,6 +10,7 @@ import { assertAuthConfigurable, needsDevIssuer, startDevIssuer, withIssuer } fr
 import { configureApp } from './app.setup';
 import type { AppConfig } from './config/config.types';
 import { ConfigError, loadConfig } from './config/load-config';
+import { assertKernelsRunnable } from './kernels/kernels.service';
 import { startDemoTarget, type RunningDemoTarget } from './demo-target';
 import { withEmbeddedTarget } from './targets';
 
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
   let config = loadConfig();
   assertSafeToServe(config);
   assertAuthConfigurable(config);
+  // A kernel sandbox that cannot work here stops the start-up with what to do about it.
+  assertKernelsRunnable(config);
   // Without an identity provider (never in production) the gateway brings its own, with demo people.
   const devIssuer = needsDevIssuer(config) ? await startDevIssuer(config) : undefined;
   if (devIssuer) config = withIssuer(config, devIssuer.issuer);

@@ -15,7 +15,11 @@ import { planRoutes, type Endpoint, type RoutePlan } from './forwarding';
 import { KernelRegistry } from './kernel-registry';
 import { ProcessProvisioner } from './process-provisioner';
 import type { KernelProvisioner } from './provisioner';
-import { SandboxProvisioner, SandboxUnavailableError } from './sandbox/sandbox-provisioner';
+import {
+  SandboxProvisioner,
+  SandboxUnavailableError,
+  type SandboxSettings,
+} from './sandbox/sandbox-provisioner';
 import {
   discoverKernelSpecs,
   kernelSearchDirs,
@@ -26,6 +30,33 @@ import type { Kernel, PoolStats } from './kernels.types';
 import { LocalKernel } from './local-kernel';
 import { WarmPool } from './warm-pool';
 import type { WireStats } from './wire';
+
+/**
+ * Throws a ConfigError saying what to do when kernels cannot be started as configured
+ * (no bubblewrap, no user namespaces, no kernel user): before anything else starts.
+ */
+export function assertKernelsRunnable(
+  config: AppConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): void {
+  if (config.kernels.provisioner === 'process') return;
+  try {
+    SandboxProvisioner.create(sandboxSettings(config), env);
+  } catch (err) {
+    if (err instanceof SandboxUnavailableError) throw new ConfigError([err.message]);
+    throw err;
+  }
+}
+
+function sandboxSettings(config: AppConfig): SandboxSettings {
+  const k = config.kernels;
+  return {
+    network: k.sandbox.network,
+    user: k.sandbox.user,
+    limits: k.limits,
+    readOnlyPaths: [...k.sandbox.readOnlyPaths, ...k.specDirs],
+  };
+}
 
 /** Optional provider: the environment kernel variables are taken from (default `process.env`). */
 export const KERNEL_PARENT_ENV = Symbol('KERNEL_PARENT_ENV');
@@ -81,15 +112,7 @@ export class KernelsService implements OnModuleInit, OnApplicationShutdown {
       return new ProcessProvisioner(k.transport);
     }
     try {
-      const sandbox = SandboxProvisioner.create(
-        {
-          network: k.sandbox.network,
-          user: k.sandbox.user,
-          limits: k.limits,
-          readOnlyPaths: [...k.sandbox.readOnlyPaths, ...k.specDirs],
-        },
-        this.parentEnv,
-      );
+      const sandbox = SandboxProvisioner.create(sandboxSettings(this.config), this.parentEnv);
       this.logger.log(sandbox.describe());
       if (k.sandbox.network === 'host') {
         this.logger.warn(
