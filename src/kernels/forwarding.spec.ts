@@ -39,6 +39,16 @@ describe('planRoutes', () => {
     expect(plan.hosts).toEqual([]);
   });
 
+  it('moves a privileged port past a port the same host already uses', () => {
+    const plan = planRoutes('private', [
+      { target: 'a', host: 'h.internal', port: 80 },
+      { target: 'b', host: 'h.internal', port: 80 + LOW_PORT_OFFSET },
+    ]);
+    const ports = plan.routes.map((r) => r.kernel.port);
+    expect(new Set(ports).size).toBe(2);
+    expect(plan.route({ host: 'h.internal', port: 80 }).port).toBe(80 + 2 * LOW_PORT_OFFSET);
+  });
+
   it('forwards one endpoint shared by two targets once, and nothing it was not given', () => {
     const plan = planRoutes('private', [
       { target: 'a', host: 'db.internal', port: 5432 },

@@ -47,7 +47,7 @@ export interface Relay {
   readonly socket: string;
 }
 
-/** Below this a port needs a capability to bind, which the sandbox drops: the kernel uses the port + this. */
+/** Below this a port needs a capability to bind, which the sandbox drops: the kernel uses the port + this (or a multiple). */
 const PRIVILEGED_PORTS = 1024;
 export const LOW_PORT_OFFSET = 10_000;
 
@@ -77,15 +77,27 @@ export function planRoutes(
       ips.set(host, `127.0.${10 + Math.floor(n / 250)}.${(n % 250) + 1}`);
     }
   }
+  // A privileged port moves up, past any port the same host already uses.
+  const ports = new Map<string, number>();
+  const used = new Set(endpoints.map((e) => `${normalizeHost(e.host)}:${e.port}`));
+  for (const e of [...endpoints].sort(byTarget)) {
+    const key = `${normalizeHost(e.host)}:${e.port}`;
+    if (ports.has(key)) continue;
+    let port = e.port;
+    if (port < PRIVILEGED_PORTS) {
+      port += LOW_PORT_OFFSET;
+      while (used.has(`${normalizeHost(e.host)}:${port}`)) port += LOW_PORT_OFFSET;
+      used.add(`${normalizeHost(e.host)}:${port}`);
+    }
+    ports.set(key, port);
+  }
   const kernelOf = (e: Endpoint): Endpoint | undefined => {
     const host = normalizeHost(e.host);
     const ip = ips.get(host);
-    if (ip === undefined) return undefined;
+    const port = ports.get(`${host}:${e.port}`);
+    if (ip === undefined || port === undefined) return undefined;
     const named = isIP(host) === 0 && host !== 'localhost';
-    return {
-      host: named ? host : ip,
-      port: e.port < PRIVILEGED_PORTS ? e.port + LOW_PORT_OFFSET : e.port,
-    };
+    return { host: named ? host : ip, port };
   };
   const seen = new Set<string>();
   const routes: Route[] = [];

@@ -54,7 +54,7 @@ function sandboxSettings(config: AppConfig): SandboxSettings {
     network: k.sandbox.network,
     user: k.sandbox.user,
     limits: k.limits,
-    readOnlyPaths: [...k.sandbox.readOnlyPaths, ...k.specDirs],
+    readOnlyPaths: [...k.sandbox.readOnlyPaths, ...k.specDirs, ...k.pythonPath],
   };
 }
 

@@ -24,7 +24,7 @@ import { currentTraceContext, currentTraceparent } from '../telemetry/otel';
 import { PolicyService } from '../policy/policy.service';
 import { TargetsService } from '../targets/targets.service';
 import type { SessionCredentials } from '../targets/targets.types';
-import { OutputRecorder } from './output-recorder';
+import { liveEvents, OutputRecorder } from './output-recorder';
 import { SessionAudit } from './session-audit';
 import { assertSessionMove, isSessionOver } from './session-state';
 import { SessionRuntime, newPending, type PendingExecution } from './session-runtime';
@@ -431,7 +431,11 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
   ): Promise<PendingExecution[]> {
     return rt.exclusive(async () => {
       if (rt.ending) throw new RungateError(ErrorCode.SessionEnded, `session ${rt.id} is ending`);
-      if (rt.session.state === 'kernel_dead') {
+      // A kernel found dead is unbound at once, before its death is recorded: a request
+      // in that moment must not queue for a kernel that never comes.
+      const kernelGone =
+        rt.session.state !== 'starting' && (!rt.kernel || rt.kernel.status === 'dead');
+      if (rt.session.state === 'kernel_dead' || kernelGone) {
         throw new RungateError(
           ErrorCode.Conflict,
           `the kernel of session ${rt.id} died; attach a new one with POST /v1/sessions/${rt.id}/kernel`,
@@ -493,6 +497,8 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
           seq: record.seq,
         });
       }
+      // The kernel may have died while the rows were written: nothing waits for it then.
+      if (!rt.kernel && rt.session.state !== 'starting') await this.cancelQueue(rt);
       void this.pump(rt);
       return added;
     });
@@ -621,21 +627,8 @@ export class SessionsService implements OnModuleInit, BeforeApplicationShutdown 
           // Work the runbook does downstream can join the request's trace.
           metadata: next.trace.traceparent ? { traceparent: next.trace.traceparent } : {},
           onIopub: (msg) => {
-            const effect = recorder.accept(msg);
-            if (effect.kind === 'output') {
-              rt.emit({
-                type: 'execution.output',
-                session: rt.id,
-                execution: next.record.id,
-                output: effect.output,
-              });
-            } else if (effect.kind === 'clear') {
-              rt.emit({
-                type: 'execution.clear_output',
-                session: rt.id,
-                execution: next.record.id,
-              });
-            }
+            const ids = { session: rt.id, execution: next.record.id };
+            for (const event of liveEvents(recorder.accept(msg), ids)) rt.emit(event);
           },
         });
       } finally {

@@ -80,6 +80,22 @@ export type SessionEvent =
   | { type: 'execution.started'; session: string; execution: string; cell: string }
   | { type: 'execution.output'; session: string; execution: string; output: NotebookOutput }
   | { type: 'execution.clear_output'; session: string; execution: string }
+  /**
+   * `update_display_data`: the outputs at `indices` now hold this `data` and `metadata`
+   * (their output type stays). Indices count this execution's outputs as recorded, from
+   * its start or its last `execution.clear_output`, consecutive stream text of one name
+   * being one output. See
+   * https://jupyter-client.readthedocs.io/en/latest/messaging.html#update-display-data
+   */
+  | {
+      type: 'execution.update_display';
+      session: string;
+      execution: string;
+      displayId: string;
+      indices: number[];
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+    }
   | {
       type: 'execution.finished';
       session: string;

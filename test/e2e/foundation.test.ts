@@ -155,6 +155,32 @@ describe('foundation over HTTP', () => {
     expect(alive(s.kernel.pid)).toBe(false);
   });
 
+  it('answers every request fired around a kernel death, and stays usable', async () => {
+    const s = await startSession('test/diagnostics');
+    const deadline = <T>(p: Promise<T>, what: string): Promise<T> =>
+      Promise.race([
+        p,
+        new Promise<T>((_, reject) =>
+          setTimeout(() => reject(new Error(`no answer within 15 s: ${what}`)), 15_000),
+        ),
+      ]);
+    const dying = deadline(exec(s.id, 'die'), 'the dying cell');
+    // Requests spread over the moments before, during and after the death.
+    const fired: Array<Promise<{ status: number; body: { status?: string } }>> = [];
+    for (let i = 0; i < 16; i++) {
+      fired.push(deadline(exec(s.id, 'whoami'), `request ${i}`));
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    expect((await dying).body.status).toBe('kernel_died');
+    for (const answer of await Promise.all(fired)) {
+      if (answer.status === 200) expect(answer.body.status).toMatch(/^(ok|cancelled|kernel_died)$/);
+      else expect(answer.status).toBe(409);
+    }
+    const attached = await gw.api(`/v1/sessions/${s.id}/kernel`, { token, method: 'POST' });
+    expect(attached.status, JSON.stringify(attached.body)).toBe(200);
+    expect((await exec(s.id, 'whoami')).body.status).toBe('ok');
+  });
+
   it('interrupts a sleeping cell within 2 s', async () => {
     const s = await startSession('test/diagnostics');
     const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, token);

@@ -22,6 +22,7 @@ function args(network: 'private' | 'host' = 'private'): string[] {
     etc: ['/etc/ssl'],
     readOnly: ['/opt/venv'],
     tmpBytes: 1024,
+    hostResolvers: ['/etc/hosts', '/etc/resolv.conf'],
   });
 }
 
@@ -37,6 +38,10 @@ describe('bwrapArgs', () => {
       expect(a).toContain(f);
     expect(a).toContain('--unshare-net');
     expect(args('host')).not.toContain('--unshare-net');
+    // Names resolve as on the host only when the kernel is on the host's network.
+    expect(pairs(args('host'), '--ro-bind')).toContain('/etc/resolv.conf');
+    expect(pairs(a, '--ro-bind')).not.toContain('/etc/resolv.conf');
+    expect(pairs(a, '--ro-bind')).toContain(`${runtime.etcDir}/hosts`);
     expect(a).toEqual(expect.arrayContaining(['--die-with-parent', '--new-session']));
     expect(a.at(-1)).toBe('--');
   });

@@ -73,6 +73,8 @@ export interface BwrapOptions {
   readonly readOnly: readonly string[];
   /** Bytes of each private tmpfs (home, /tmp, /dev/shm). */
   readonly tmpBytes: number;
+  /** Of /etc/hosts and /etc/resolv.conf, those the host has (used in host network mode). */
+  readonly hostResolvers: readonly string[];
 }
 
 /** bwrap's arguments up to and including `--`; the kernel's argv follows. */
@@ -102,17 +104,15 @@ export function bwrapArgs(o: BwrapOptions): string[] {
   }
   for (const path of o.etc) args.push('--ro-bind', path, path);
   const etc = o.runtime.etcDir;
-  args.push(
-    '--ro-bind',
-    `${etc}/hosts`,
-    '/etc/hosts',
-    '--ro-bind',
-    `${etc}/passwd`,
-    '/etc/passwd',
-    '--ro-bind',
-    `${etc}/group`,
-    '/etc/group',
-  );
+  // On the host network names resolve as on the host; in a private one only the
+  // forwarded targets' names exist (the sandbox's own hosts file).
+  if (o.network === 'host') {
+    for (const path of ['/etc/hosts', '/etc/resolv.conf'].filter((p) =>
+      o.hostResolvers.includes(p),
+    ))
+      args.push('--ro-bind', path, path);
+  } else args.push('--ro-bind', `${etc}/hosts`, '/etc/hosts');
+  args.push('--ro-bind', `${etc}/passwd`, '/etc/passwd', '--ro-bind', `${etc}/group`, '/etc/group');
   args.push('--proc', '/proc', '--dir', '/dev');
   for (const dev of DEVICES) args.push('--dev-bind', dev, dev);
   args.push('--symlink', '/proc/self/fd', '/dev/fd');

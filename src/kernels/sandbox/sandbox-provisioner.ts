@@ -10,7 +10,7 @@
  *   → bwrap (namespaces and file system view) → the kernelspec's argv.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { writeFile, chmod } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { prepareConnection, type KernelOwner, type KernelRuntimeDir } from '../connection';
@@ -155,6 +155,7 @@ export class SandboxProvisioner implements KernelProvisioner {
       etc: ETC_PATHS.filter((p) => existsSync(p)),
       readOnly: this.readOnlyPaths(launch),
       tmpBytes: limits.tmpBytes > 0 ? limits.tmpBytes : 1024 ** 3,
+      hostResolvers: ['/etc/hosts', '/etc/resolv.conf'].filter((p) => existsSync(p)),
     });
     let argv = [this.tools.prlimit, ...rlimits, '--', this.tools.bwrap, ...sandbox, ...launch.argv];
     if (this.owner) {
@@ -182,14 +183,18 @@ export class SandboxProvisioner implements KernelProvisioner {
     // ipykernel would take bwrap's init (pid 1) for a dead parent: bwrap's
     // --die-with-parent ties the kernel to the gateway instead.
     delete env.JPY_PARENT_PID;
-    return KernelProcess.spawn(argv, env, runtime.dir, launch.log, {
+    // The pid is known once spawned; the CPU fallback walks the tree below it.
+    const spawned: { process?: KernelProcess } = {};
+    const proc = (): number => spawned.process?.pid ?? 0;
+    spawned.process = KernelProcess.spawn(argv, env, runtime.dir, launch.log, {
       signalsReachKernel: false,
       limitReached: (exit) => limitOf(exit, cgroup),
-      cpuSeconds: () => cgroup?.cpuSeconds() ?? undefined,
+      cpuSeconds: () => cgroup?.cpuSeconds() ?? treeCpuSeconds(proc()),
       release: async () => {
         await cgroup?.remove();
       },
     });
+    return spawned.process;
   }
 
   async started(runtime: KernelRuntimeDir): Promise<void> {
@@ -229,7 +234,10 @@ export class SandboxProvisioner implements KernelProvisioner {
       '--',
       this.tools.sh,
       '-c',
-      'exit 0',
+      // Exit 3 names a path the kernel's user cannot read (reported below).
+      'for p; do [ -r "$p" ] && [ -x "$p" ] || { echo "$p" >&2; exit 3; }; done',
+      'probe',
+      ...this.settings.readOnlyPaths.filter((p) => existsSync(p)),
     ];
     const argv = this.owner
       ? [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', this.tools.bwrap, ...args]
@@ -242,6 +250,13 @@ export class SandboxProvisioner implements KernelProvisioner {
       });
     } catch (err) {
       const stderr = String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim();
+      if ((err as { status?: number }).status === 3) {
+        throw new SandboxUnavailableError(
+          `sandboxed kernels run as uid ${uid}, which cannot read ${stderr}: let that user read ` +
+            "the kernels' environment and every folder above it (scripts/bootstrap.sh does this " +
+            'for a checkout when run as root), or move the checkout',
+        );
+      }
       throw new SandboxUnavailableError(
         `bubblewrap cannot create a sandbox here (${stderr}). Unprivileged user namespaces must be ` +
           'allowed (sysctl user.max_user_namespaces > 0; on Debian kernel.unprivileged_userns_clone=1; ' +
@@ -250,6 +265,31 @@ export class SandboxProvisioner implements KernelProvisioner {
       );
     }
   }
+}
+
+/** CPU seconds of a process and all its descendants, from /proc (no cgroup to ask). */
+export function treeCpuSeconds(pid: number): number | undefined {
+  if (pid === 0) return undefined;
+  let total = 0;
+  let read = 0;
+  const stack = [pid];
+  for (let visited = 0; stack.length > 0 && visited < 10_000; visited++) {
+    const p = stack.pop() as number;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, cutime, cstime (fields 14-17) in clock ticks of 1/100 s.
+      total += [11, 12, 13, 14].reduce((sum, k) => sum + Number(f[k]), 0) / 100;
+      read++;
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').trim();
+        if (children) stack.push(...children.split(' ').map(Number));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return read === 0 ? undefined : total;
 }
 
 function limitOf(exit: ProcessExit, cgroup: KernelCgroup | undefined): KernelLimit | undefined {
