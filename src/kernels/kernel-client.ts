@@ -1,6 +1,7 @@
 /**
  * The ZeroMQ side of one kernel connection: five sockets, signed sends, verified
- * receives and the heartbeat. The only file that imports `zeromq`.
+ * receives, the requests in flight (a {@link KernelFuture} per msg_id) and the
+ * heartbeat. The only file that imports `zeromq`.
  *
  * Socket types follow jupyter_client: shell, control and stdin are DEALERs
  * (the kernel binds ROUTERs), iopub is a SUB subscribed to everything, and the
@@ -10,7 +11,15 @@
 import { randomUUID } from 'node:crypto';
 import { Dealer, Subscriber, type Socket } from 'zeromq';
 import { channelAddress, type ConnectionInfo } from './connection';
-import type { Channel, JsonObject, JupyterMessage, MessageType, OutgoingMessage } from './messages';
+import { KernelFuture, type KernelFutureOptions } from './kernel-future';
+import {
+  parentMsgId,
+  type Channel,
+  type JsonObject,
+  type JupyterMessage,
+  type MessageType,
+  type OutgoingMessage,
+} from './messages';
 import { MessageSigner, WireCodec, type WireError, type WireStats } from './wire';
 
 type SendChannel = 'shell' | 'control' | 'stdin';
@@ -19,8 +28,11 @@ export interface KernelClientOptions {
   readonly info: ConnectionInfo;
   /** Our session id; also the routing id of shell and stdin so input_request finds us. */
   readonly session: string;
-  /** Every verified message from shell, control, stdin and iopub, in arrival order per channel. */
-  readonly onMessage: (msg: JupyterMessage<MessageType, JsonObject>) => void;
+  /**
+   * Every verified message from shell, control, stdin and iopub that answers none of
+   * the requests in flight, in arrival order per channel.
+   */
+  readonly onMessage?: (msg: JupyterMessage<MessageType, JsonObject>) => void;
   /** A message that was dropped (bad signature, malformed); already counted. */
   readonly onDrop?: (channel: Channel, err: WireError) => void;
   /** A handler threw, or a socket failed. */
@@ -48,6 +60,8 @@ export class KernelClient {
     control: Promise.resolve(),
     stdin: Promise.resolve(),
   };
+  /** Requests in flight by msg_id; each removes itself when done. */
+  private readonly futures = new Map<string, Pick<KernelFuture, 'handle' | 'dispose'>>();
   private hbTimer: NodeJS.Timeout | undefined;
   private lastPong = 0;
   private closed = false;
@@ -97,6 +111,33 @@ export class KernelClient {
     return sent;
   }
 
+  /**
+   * Sends a request and tracks it: the messages whose parent it is go to its future
+   * until that is done. A failed send disposes the future.
+   */
+  request<R extends JupyterMessage<MessageType, unknown>>(
+    msg: OutgoingMessage,
+    options: KernelFutureOptions<R>,
+  ): KernelFuture<R> {
+    const msgId = msg.header.msg_id;
+    const future = new KernelFuture(msgId, options, () => this.futures.delete(msgId));
+    this.futures.set(msgId, future);
+    this.send(msg).catch((err: Error) =>
+      future.dispose(new Error(`could not send to the kernel: ${err.message}`, { cause: err })),
+    );
+    return future;
+  }
+
+  /** How many requests are in flight. */
+  get pendingRequests(): number {
+    return this.futures.size;
+  }
+
+  /** Disposes every request in flight with `reason` (the kernel died or is being replaced). */
+  cancelRequests(reason: Error): void {
+    for (const future of [...this.futures.values()]) future.dispose(reason);
+  }
+
   /** Pings every interval; calls `onLost` once when no echo came back for `deadAfterMs`. */
   startHeartbeat(options: HeartbeatOptions): void {
     this.stopHeartbeat();
@@ -129,6 +170,7 @@ export class KernelClient {
     if (this.closed) return;
     this.closed = true;
     this.stopHeartbeat();
+    this.cancelRequests(new Error('kernel connection is closed'));
     for (const socket of [this.shell, this.control, this.stdin, this.iopub, this.hb])
       socket.close();
   }
@@ -148,8 +190,12 @@ export class KernelClient {
           this.options.onDrop?.(channel, err),
         );
         if (!decoded) continue;
+        const msg = decoded.message;
+        const parent = parentMsgId(msg);
+        const future = parent === undefined ? undefined : this.futures.get(parent);
         try {
-          this.options.onMessage(decoded.message);
+          if (future) future.handle(msg);
+          else this.options.onMessage?.(msg);
         } catch (err) {
           // A failing handler must not stop the loop: later messages (the reply, idle) still matter.
           this.options.onError?.(err);

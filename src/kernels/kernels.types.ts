@@ -50,6 +50,8 @@ export interface Kernel {
   /** OS pid of the current kernel process (changes on restart). */
   readonly pid: number;
   readonly kernelName: string;
+  /** The kernel's language (`language_info.name` of its kernel_info reply): what picks its language adapter. */
+  readonly language: string;
   readonly startedAt: Date;
   readonly status: KernelStatus;
   execute(code: string, options?: ExecuteOptions): Promise<ExecuteResult>;

@@ -1,12 +1,12 @@
 /**
  * A kernel run as a local child process: launch (with the readiness handshake),
- * per-request routing of iopub output, heartbeat, interrupt, restart, shutdown.
+ * requests tracked as futures (see kernel-future.ts), heartbeat, interrupt,
+ * restart, shutdown.
  *
  * One LocalKernel may go through several incarnations (process + connection)
  * when restarted; its id stays, its pid changes.
  */
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import { ErrorCode, RungateError } from '../common/errors';
 import type { KernelsConfig } from '../config/config.types';
@@ -14,6 +14,7 @@ import { removeRuntimeDir, type ConnectionInfo, type KernelRuntimeDir } from './
 import { kernelEnvironment } from './environment';
 import { Forwarders, type Relay, type RoutePlan } from './forwarding';
 import { KernelClient } from './kernel-client';
+import type { KernelFuture } from './kernel-future';
 import { describeExit, type ProcessExit } from './kernel-process';
 import type { KernelRegistry } from './kernel-registry';
 import type { KernelSpecInfo } from './kernelspecs';
@@ -28,16 +29,11 @@ import type {
 import {
   createMessage,
   isExecuteReplyMsg,
-  isIopubMsg,
-  isIopubWelcomeMsg,
+  isInterruptReplyMsg,
   isKernelInfoReplyMsg,
-  isStatusMsg,
-  parentMsgId,
   type ClientIdentity,
   type ExecuteReplyContent,
-  type JsonObject,
-  type JupyterMessage,
-  type MessageType,
+  type KernelInfoReplyMsg,
 } from './messages';
 import { readProcStat } from './process-info';
 import { RingLog } from './ring-log';
@@ -76,6 +72,8 @@ type Phase = 'starting' | 'running' | 'restarting' | 'stopping' | 'dead';
 /** One process + connection. */
 interface Incarnation {
   readonly process: ProvisionedProcess;
+  /** The language the kernel named in its kernel_info reply. */
+  language?: string;
   /** The routes to the session's targets (private network only). */
   readonly forwarders: Forwarders | undefined;
   readonly client: KernelClient;
@@ -83,27 +81,24 @@ interface Incarnation {
   readonly info: ConnectionInfo;
   /** An intentional stop is under way: its exit is not a death. */
   stopping: boolean;
-  kernelInfoReplied: boolean;
-  /** A status (or iopub_welcome) arrived on iopub after we subscribed. */
-  iopubAlive: boolean;
   /** Where this incarnation's output starts in the kernel's log. */
   readonly logMark: number;
   /** Set once the incarnation is being ended; ending it again joins this. */
   retirement?: Promise<void>;
 }
 
-interface PendingExecution {
-  readonly msgId: string;
-  readonly onIopub: ExecuteOptions['onIopub'];
-  reply: ExecuteReplyContent | undefined;
-  idle: boolean;
-  graceTimer: NodeJS.Timeout | undefined;
-  cpuTimer: NodeJS.Timeout | undefined;
-  readonly resolve: (result: ExecuteResult) => void;
-}
-
 /** Launch failed because a chosen port was taken meanwhile: retry with new ports. */
 class PortRaceError extends Error {}
+
+/** Why the kernel's requests go unanswered: it died, restarted or shut down. */
+class KernelGone extends Error {
+  constructor(
+    reason: string,
+    readonly limit?: KernelLimit,
+  ) {
+    super(reason);
+  }
+}
 
 export class LocalKernel implements Kernel {
   readonly id = randomUUID();
@@ -112,25 +107,17 @@ export class LocalKernel implements Kernel {
 
   private phase: Phase = 'starting';
   private current: Incarnation | undefined;
-  /** The incarnation being launched, whose messages are routed before it becomes current. */
+  /** The incarnation being launched: its exit ends the handshake. */
   private launching: Incarnation | undefined;
-  private deathReason: string | undefined;
-  private deathLimit: KernelLimit | undefined;
+  /** Set once the kernel is dead or stopping: what its executions report. */
+  private death: KernelGone | undefined;
   /** The routes last forwarded, opened again for a restarted incarnation. */
   private plan: RoutePlan | undefined;
   private restarting: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private disposal: Promise<void> = Promise.resolve();
-  private readonly pending = new Map<string, PendingExecution>();
-  /** Replies to control requests we wait for, by request msg_id. */
-  private readonly controlReplies = new Map<
-    string,
-    JupyterMessage<MessageType, JsonObject> | undefined
-  >();
   private readonly diedListeners = new Set<(reason: string, limit?: KernelLimit) => void>();
   private readonly endedListeners = new Set<() => void>();
-  /** Fired on every message and process exit; waits re-check their condition on it. */
-  private readonly ticks = new EventEmitter();
   private readonly ringLog: RingLog;
   private readonly retiredStats: WireStats = {
     badSignatures: 0,
@@ -144,7 +131,6 @@ export class LocalKernel implements Kernel {
     this.kernelName = options.spec.name;
     this.ringLog = new RingLog(options.config.logCapBytes);
     this.logger = new Logger(`Kernel ${options.spec.name}/${this.id.slice(0, 8)}`);
-    this.ticks.setMaxListeners(0);
   }
 
   /** Launches a kernel and resolves once it answered kernel_info and iopub is live. */
@@ -154,12 +140,17 @@ export class LocalKernel implements Kernel {
       kernel.current = await kernel.launch();
     } catch (err) {
       kernel.phase = 'dead';
-      kernel.deathReason = 'failed to start';
+      kernel.death = new KernelGone('failed to start');
       throw err;
     }
     kernel.phase = 'running';
     kernel.startHeartbeat(kernel.current);
     return kernel;
+  }
+
+  /** The kernel's language_info name, its kernelspec's language until the kernel said. */
+  get language(): string {
+    return this.current?.language ?? this.options.spec.language;
   }
 
   get pid(): number {
@@ -172,7 +163,7 @@ export class LocalKernel implements Kernel {
       case 'restarting':
         return 'starting';
       case 'running':
-        return this.pending.size > 0 ? 'busy' : 'idle';
+        return (this.current?.client.pendingRequests ?? 0) > 0 ? 'busy' : 'idle';
       case 'stopping':
       case 'dead':
         return 'dead';
@@ -235,15 +226,10 @@ export class LocalKernel implements Kernel {
   async execute(code: string, options: ExecuteOptions = {}): Promise<ExecuteResult> {
     if (this.restarting) await this.restarting.catch(() => undefined);
     const inc = this.current;
-    if (this.phase !== 'running' || inc === undefined) {
-      return {
-        status: 'kernel_died',
-        reason: this.deathReason ?? 'kernel is not running',
-        ...(this.deathLimit ? { limit: this.deathLimit } : {}),
-      };
-    }
+    if (this.phase !== 'running' || inc === undefined)
+      return died(this.death ?? new KernelGone('kernel is not running'));
     const silent = options.silent ?? false;
-    const msg = createMessage(
+    const request = createMessage(
       'execute_request',
       {
         code,
@@ -257,24 +243,20 @@ export class LocalKernel implements Kernel {
       this.identity,
       { metadata: options.metadata ?? {} },
     );
-    return new Promise<ExecuteResult>((resolve) => {
-      const pending: PendingExecution = {
-        msgId: msg.header.msg_id,
+    const stopCpuWatch = this.watchCpu(inc);
+    try {
+      const reply = await inc.client.request(request, {
+        isReply: isExecuteReplyMsg,
+        expectIdle: true,
+        idleGraceMs: IDLE_AFTER_REPLY_GRACE_MS,
         onIopub: options.onIopub,
-        reply: undefined,
-        idle: false,
-        graceTimer: undefined,
-        cpuTimer: this.watchCpu(inc),
-        resolve,
-      };
-      this.pending.set(pending.msgId, pending);
-      inc.client.send(msg).catch((err: Error) => {
-        this.finish(pending, {
-          status: 'kernel_died',
-          reason: `could not send to the kernel: ${err.message}`,
-        });
-      });
-    });
+      }).done;
+      return resultOf(reply.content);
+    } catch (err) {
+      return died(err as Error);
+    } finally {
+      stopCpuWatch();
+    }
   }
 
   async interrupt(): Promise<void> {
@@ -287,23 +269,21 @@ export class LocalKernel implements Kernel {
       inc.process.interrupt();
       return;
     }
-    const request = createMessage('interrupt_request', {}, this.identity);
-    this.controlReplies.set(request.header.msg_id, undefined);
+    const future = inc.client.request(createMessage('interrupt_request', {}, this.identity), {
+      isReply: isInterruptReplyMsg,
+      expectIdle: false,
+    });
+    const timer = setTimeout(() => {
+      const why = 'the kernel did not acknowledge the interrupt';
+      future.dispose(new RungateError(ErrorCode.KernelUnavailable, why));
+    }, CONTROL_REPLY_TIMEOUT_MS);
     try {
-      await inc.client.send(request);
-      const answered = await this.waitFor(
-        () =>
-          this.controlReplies.get(request.header.msg_id) !== undefined || this.phase !== 'running',
-        CONTROL_REPLY_TIMEOUT_MS,
-      );
-      if (!answered) {
-        throw new RungateError(
-          ErrorCode.KernelUnavailable,
-          'the kernel did not acknowledge the interrupt',
-        );
-      }
+      await future.done;
+    } catch (err) {
+      // A kernel that died or restarted meanwhile has nothing left to interrupt.
+      if (!(err instanceof KernelGone)) throw err;
     } finally {
-      this.controlReplies.delete(request.header.msg_id);
+      clearTimeout(timer);
     }
   }
 
@@ -317,7 +297,7 @@ export class LocalKernel implements Kernel {
     }
     this.phase = 'restarting';
     this.restarting = (async () => {
-      this.failPending('kernel restarted');
+      old.client.cancelRequests(new KernelGone('kernel restarted'));
       await this.retire(old, { graceful: true, restart: true });
       try {
         this.current = await this.launch();
@@ -344,12 +324,11 @@ export class LocalKernel implements Kernel {
         return;
       }
       this.phase = 'stopping';
-      this.failPending('kernel shut down');
+      this.death = new KernelGone('kernel shut down');
       const inc = this.current;
+      inc?.client.cancelRequests(this.death);
       if (inc) await this.retire(inc, { graceful: true, restart: false });
-      this.deathReason = 'kernel shut down';
       this.phase = 'dead';
-      this.tick();
       this.notifyEnded();
     })();
     return this.stopped;
@@ -413,7 +392,6 @@ export class LocalKernel implements Kernel {
     const client = new KernelClient({
       info,
       session: this.identity.session,
-      onMessage: (msg) => this.route(inc, msg),
       onDrop: (channel, err) => this.logger.warn(`dropped a message on ${channel}: ${err.message}`),
       onError: (err) =>
         this.logger.error(
@@ -428,8 +406,6 @@ export class LocalKernel implements Kernel {
       runtime,
       info,
       stopping: false,
-      kernelInfoReplied: false,
-      iopubAlive: false,
       logMark,
     };
     proc.onExit((exit) => this.onProcessExit(inc, exit));
@@ -457,26 +433,32 @@ export class LocalKernel implements Kernel {
   }
 
   /**
-   * jupyter_client's handshake: send kernel_info_request until a reply arrives
-   * and iopub has proven live; a SUB socket drops what was published before its
-   * subscription reached the kernel, so a reply alone is not enough.
+   * jupyter_client's handshake: send kernel_info_request until one is answered and
+   * its iopub `idle` has arrived too; a SUB socket drops what was published before
+   * its subscription reached the kernel, so a reply alone does not prove iopub live.
    */
   private async waitReady(inc: Incarnation, deadline: number): Promise<void> {
-    for (;;) {
-      if (inc.process.exit) throw this.launchFailure(inc);
-      const left = deadline - Date.now();
-      if (left <= 0)
-        throw new Error(`no kernel_info reply within ${this.options.config.startTimeoutMs} ms`);
-      if (!inc.kernelInfoReplied || !inc.iopubAlive) {
-        inc.client
-          .send(createMessage('kernel_info_request', {}, this.identity))
-          .catch(() => undefined);
+    const requests: Array<KernelFuture<KernelInfoReplyMsg>> = [];
+    try {
+      for (;;) {
+        if (inc.process.exit) throw this.launchFailure(inc);
+        const left = deadline - Date.now();
+        if (left <= 0)
+          throw new Error(`no kernel_info reply within ${this.options.config.startTimeoutMs} ms`);
+        const request = createMessage('kernel_info_request', {}, this.identity);
+        requests.push(
+          inc.client.request(request, { isReply: isKernelInfoReplyMsg, expectIdle: true }),
+        );
+        // Any of them will do; they all fail when the process exits (then the check above reports why).
+        const answered = Promise.any(requests.map((r) => r.done));
+        if (await resolvesWithin(answered, Math.min(1000, left))) {
+          const content = (await answered).content;
+          if (content.status === 'ok') inc.language = content.language_info.name;
+          return;
+        }
       }
-      const ready = await this.waitFor(
-        () => (inc.kernelInfoReplied && inc.iopubAlive) || inc.process.exit !== undefined,
-        Math.min(1000, left),
-      );
-      if (ready && inc.process.exit === undefined) return;
+    } finally {
+      for (const r of requests) r.dispose(new Error('the handshake is over'));
     }
   }
 
@@ -501,89 +483,26 @@ export class LocalKernel implements Kernel {
   }
 
   // -------------------------------------------------------------------------
-  // Incoming messages
-
-  private route(inc: Incarnation, msg: JupyterMessage<MessageType, JsonObject>): void {
-    if (inc !== this.current && inc !== this.launching) return;
-    const parent = parentMsgId(msg);
-    if (isIopubMsg(msg)) {
-      if (isStatusMsg(msg) || isIopubWelcomeMsg(msg)) inc.iopubAlive = true;
-      const pending = parent === undefined ? undefined : this.pending.get(parent);
-      if (pending) {
-        try {
-          pending.onIopub?.(msg);
-        } catch (err) {
-          // The subscriber's failure must not stall completion of the request.
-          this.logger.error(`onIopub listener failed: ${(err as Error).message}`);
-        }
-        if (isStatusMsg(msg) && msg.content.execution_state === 'idle') pending.idle = true;
-        this.progress(pending);
-      }
-    } else if (isExecuteReplyMsg(msg)) {
-      const pending = parent === undefined ? undefined : this.pending.get(parent);
-      if (pending) {
-        pending.reply = msg.content;
-        this.progress(pending);
-      }
-    } else if (isKernelInfoReplyMsg(msg)) {
-      inc.kernelInfoReplied = true;
-    } else if (
-      msg.channel === 'control' &&
-      parent !== undefined &&
-      this.controlReplies.has(parent)
-    ) {
-      this.controlReplies.set(parent, msg);
-    }
-    this.tick();
-  }
-
-  /** Completion = execute_reply AND iopub idle for the request; outputs may trail the reply. */
-  private progress(pending: PendingExecution): void {
-    const reply = pending.reply;
-    if (reply === undefined) return;
-    if (pending.idle) {
-      this.finish(pending, resultOf(reply));
-      return;
-    }
-    // Reply without idle yet: wait, but not forever if the idle status was lost.
-    if (pending.graceTimer) clearTimeout(pending.graceTimer);
-    pending.graceTimer = setTimeout(
-      () => this.finish(pending, resultOf(reply)),
-      IDLE_AFTER_REPLY_GRACE_MS,
-    );
-  }
-
-  private finish(pending: PendingExecution, result: ExecuteResult): void {
-    if (!this.pending.delete(pending.msgId)) return;
-    if (pending.graceTimer) clearTimeout(pending.graceTimer);
-    if (pending.cpuTimer) clearInterval(pending.cpuTimer);
-    pending.resolve(result);
-  }
-
-  private failPending(reason: string, limit?: KernelLimit): void {
-    for (const pending of [...this.pending.values()])
-      this.finish(pending, { status: 'kernel_died', reason, ...(limit ? { limit } : {}) });
-  }
-
-  // -------------------------------------------------------------------------
   // Death and disposal
 
   private onProcessExit(inc: Incarnation, exit: ProcessExit): void {
-    if (inc === this.current && !inc.stopping) {
+    if (inc === this.launching) {
+      // Wakes the handshake, which then reports why the process ended.
+      inc.client.cancelRequests(this.launchFailure(inc));
+    } else if (inc === this.current && !inc.stopping) {
       const limit = inc.process.limitReached();
       this.markDead(limit ? `${limit}: ${LIMIT_TEXT[limit]}` : describeExit(exit), limit);
     }
-    this.tick();
   }
 
   /**
    * Checks the CPU time of the kernel (and all it started) while a cell runs; past
    * the per-execution limit the kernel is killed and the cell ends as cpu_time_limit.
    */
-  private watchCpu(inc: Incarnation): NodeJS.Timeout | undefined {
+  private watchCpu(inc: Incarnation): () => void {
     const limit = this.options.limits.cpuSecondsPerExecution;
     const start = limit > 0 ? inc.process.cpuSeconds() : undefined;
-    if (start === undefined) return undefined;
+    if (start === undefined) return () => undefined;
     const timer = setInterval(() => {
       const used = inc.process.cpuSeconds();
       if (used === undefined || used - start <= limit || inc !== this.current) return;
@@ -591,20 +510,18 @@ export class LocalKernel implements Kernel {
       this.markDead(`cpu_time_limit: ${LIMIT_TEXT.cpu_time_limit} (${limit} s)`, 'cpu_time_limit');
     }, CPU_CHECK_MS);
     timer.unref();
-    return timer;
+    return () => clearInterval(timer);
   }
 
   /** The kernel was found dead: settle everything now, clean up in the background. */
   private markDead(reason: string, limit?: KernelLimit): void {
     if (this.phase === 'dead' || this.phase === 'stopping') return;
     this.phase = 'dead';
-    this.deathReason = reason;
-    this.deathLimit = limit;
+    this.death = new KernelGone(reason, limit);
     this.logger.warn(`kernel died: ${reason}`);
-    this.failPending(reason, limit);
     const inc = this.current;
+    inc?.client.cancelRequests(this.death);
     if (inc) this.disposal = this.retire(inc, { graceful: false, restart: false });
-    this.tick();
     for (const listener of [...this.diedListeners]) {
       try {
         listener(reason, limit);
@@ -660,29 +577,23 @@ export class LocalKernel implements Kernel {
     await this.options.registry.remove(this.id).catch(() => undefined);
     await removeRuntimeDir(inc.runtime.dir).catch(() => undefined);
   }
+}
 
-  // -------------------------------------------------------------------------
-
-  private tick(): void {
-    this.ticks.emit('tick');
+/** Resolves true if `promise` resolves within `ms`; false if it rejects or time runs out. */
+async function resolvesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true).catch(() => false), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
+}
 
-  /** Resolves true as soon as `condition` holds, false if it still does not after `ms`. */
-  private waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-    if (condition()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (value: boolean): void => {
-        clearTimeout(timer);
-        this.ticks.off('tick', check);
-        resolve(value);
-      };
-      const check = (): void => {
-        if (condition()) done(true);
-      };
-      const timer = setTimeout(() => done(condition()), ms);
-      this.ticks.on('tick', check);
-    });
-  }
+/** The result of an execution whose request failed (see {@link KernelGone}). */
+function died(err: Error): ExecuteResult {
+  const limit = err instanceof KernelGone ? err.limit : undefined;
+  return { status: 'kernel_died', reason: err.message, ...(limit ? { limit } : {}) };
 }
 
 function resultOf(reply: ExecuteReplyContent): ExecuteResult {

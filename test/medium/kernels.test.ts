@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -240,6 +240,8 @@ describe(KernelsService.name, () => {
   describe('interrupt with interrupt_mode message', () => {
     it('sends interrupt_request on control and the cell stops with KeyboardInterrupt', async () => {
       const specDir = await mkdtemp(join(tmpdir(), 'rungate-msgspec-'));
+      // The sandboxed kernel's user reads the kernelspec; mkdtemp makes the folder private.
+      await chmod(specDir, 0o755);
       const original = JSON.parse(
         await readFile(join(config.kernels.specDirs[0], 'python3', 'kernel.json'), 'utf8'),
       ) as object;
