@@ -148,6 +148,8 @@ export class ApprovalWebhook implements OnApplicationBootstrap, BeforeApplicatio
   /** The last poll stopped for lack of room: an attempt that ends polls again. */
   private saturated = false;
   private running = false;
+  /** One function, so a transaction that writes many rows wakes the sender once. */
+  private readonly wakeOnCommit = (): void => this.kick();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -171,8 +173,9 @@ export class ApprovalWebhook implements OnApplicationBootstrap, BeforeApplicatio
 
   /**
    * Writes the notification of a step in the step's own transaction, so it exists
-   * exactly when the step committed. Nothing without a webhook URL, nor for steps
-   * that do not notify. Call {@link wake} once the transaction committed.
+   * exactly when the step committed, and sends it as soon as that transaction
+   * commits rather than at the next poll. Nothing without a webhook URL, nor for
+   * steps that do not notify.
    */
   async enqueue(tx: Queryable, event: ApprovalEvent): Promise<void> {
     if (this.settings === undefined || !NOTIFIED.has(event.type)) return;
@@ -183,11 +186,7 @@ export class ApprovalWebhook implements OnApplicationBootstrap, BeforeApplicatio
       type: event.type,
       body: JSON.stringify(notificationOf(event, id, new Date())),
     });
-  }
-
-  /** Sends what is due now instead of at the next poll; returns at once. */
-  wake(): void {
-    this.kick();
+    tx.afterCommit(this.wakeOnCommit);
   }
 
   /** Calls `listener` with the outcome of every notification; returns an unsubscribe function. */

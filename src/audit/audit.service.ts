@@ -64,8 +64,6 @@ export type AuditVerification = ChainVerification & { readonly chain: string };
 export interface RelaySignal {
   /** Events were committed. */
   nudge(): void;
-  /** Events are in a transaction that has not committed yet. */
-  expect(): void;
 }
 
 /** Settings of the service (from `config.audit`). */
@@ -105,6 +103,8 @@ export class AuditService {
   private readonly soon: SoonEvent[] = [];
   private flushing: Promise<void> | undefined;
   private dropped = 0;
+  /** One function, so a transaction that records many events nudges the relay once. */
+  private readonly nudgeRelay = (): void => this.relay?.nudge();
 
   constructor(
     private readonly db: Database,
@@ -124,8 +124,9 @@ export class AuditService {
    * Records an event inside `tx`. The event joins its chain (the payload's `session`,
    * else the gateway chain) with the next seq and the hash over its predecessor; the
    * chain's head stays locked until `tx` ends, so concurrent writers to one chain queue
-   * briefly while other chains go on. Throws (and so fails the caller's transaction)
-   * when the event cannot be written or does not match the schema.
+   * briefly while other chains go on. The relay is nudged once `tx` committed. Throws
+   * (and so fails the caller's transaction) when the event cannot be written or does
+   * not match the schema.
    */
   async record<T extends AuditEventType>(
     tx: Queryable,
@@ -174,7 +175,7 @@ export class AuditService {
       body,
     });
     auditRecordedTotal.inc({ type });
-    this.relay?.expect();
+    tx.afterCommit(this.nudgeRelay);
     return stored as AuditEvent<T>;
   }
 
@@ -184,9 +185,7 @@ export class AuditService {
     payload: AuditPayload<T>,
     options: RecordOptions = {},
   ): Promise<AuditEvent<T>> {
-    const event = await this.db.transaction((tx) => this.record(tx, type, payload, options));
-    this.relay?.nudge();
-    return event;
+    return this.db.transaction((tx) => this.record(tx, type, payload, options));
   }
 
   /**
@@ -239,7 +238,7 @@ export class AuditService {
     while (this.soon.length > 0) {
       const batch = this.soon.splice(0, SOON_BATCH);
       try {
-        await this.transaction(async (tx) => {
+        await this.db.transaction(async (tx) => {
           for (const e of batch) await this.record(tx, e.type, e.payload, e.options);
         });
       } catch {
@@ -254,13 +253,12 @@ export class AuditService {
   }
 
   /**
-   * `db.transaction(fn)`, and the relay is woken as soon as it commits: use it for
-   * state changes that record events, so they reach Kafka without waiting for a poll.
+   * `db.transaction(fn)`, nothing more: `record` nudges the relay from the
+   * transaction's after-commit hook. Kept for SessionAudit.transaction, its one caller;
+   * new code calls `Database.transaction` (or its repository's) directly.
    */
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const result = await this.db.transaction(fn);
-    this.relay?.nudge();
-    return result;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
   }
 
   /**

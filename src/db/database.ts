@@ -12,12 +12,32 @@ import { EmbeddedPostgres } from './embedded-postgres';
 import { loadMigrations, runMigrations, type MigrationReport } from './migrations';
 import { isConnectionError, redactDatabaseUrl, toDatabaseError } from './pg-errors';
 
+/** Work to do once a transaction's writes are committed (wake an outbox sender, say). */
+export type AfterCommitHook = () => void | Promise<void>;
+
 /** Something SQL can be sent to: the pool, or one transaction's connection. */
 export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(
     sql: string,
     params?: unknown[],
   ): Promise<QueryResult<R>>;
+
+  /**
+   * Runs `hook` once what was written through this is committed.
+   *
+   * On a transaction handle: after COMMIT succeeded and the connection went back to
+   * the pool (so the hook may use the database), in order of registration, each
+   * awaited, before `transaction()` returns. Never after a rollback, nor when the
+   * outcome of COMMIT is unknown (a lost connection): work that must not be lost
+   * needs a poller behind the hook, as the outboxes have. The same function
+   * registered twice on one transaction runs once, so a writer may register a
+   * wake-up per row. A hook that fails is logged; the transaction stays committed
+   * and `transaction()` still returns its result.
+   *
+   * On the pool: each statement committed as it ran, so `hook` runs at once. Inside
+   * a transaction callback this throws, like `query`: the hook belongs on `tx`.
+   */
+  afterCommit(hook: AfterCommitHook): void;
 }
 
 /** Minimal logger so the class works with Nest's Logger and in tests. */
@@ -51,14 +71,16 @@ interface TxScope {
 }
 
 /**
- * The gateway's access to PostgreSQL: a pool, transactions on one connection, and a
- * readiness probe. Connection failures surface as {@link InfrastructureError}
- * (HTTP 503, `retriable` set); statement errors keep their SQLSTATE.
+ * The gateway's access to PostgreSQL: a pool, transactions on one connection (with
+ * hooks that run once they committed), and a readiness probe. Connection failures
+ * surface as {@link InfrastructureError} (HTTP 503, `retriable` set); statement
+ * errors keep their SQLSTATE.
  *
- * Inside {@link transaction}, use the handle it passes: calling `query` or
- * `transaction` on the Database from within the callback throws, because with the
- * embedded database's single connection it would wait forever for itself (and on a
- * server it would run outside the transaction, which is never what was meant).
+ * Inside {@link transaction}, use the handle it passes: calling `query`,
+ * `transaction` or `afterCommit` on the Database from within the callback throws,
+ * because with the embedded database's single connection a query would wait forever
+ * for itself (and on a server it would run outside the transaction, as a hook would
+ * run before the COMMIT, which is never what was meant).
  */
 export class Database implements Queryable {
   private readonly txScope = new AsyncLocalStorage<TxScope>();
@@ -138,17 +160,20 @@ export class Database implements Queryable {
 
   /**
    * Runs `fn` between BEGIN and COMMIT on one connection; any throw rolls back and
-   * is rethrown. Do not keep `tx` past the callback: it refuses use afterwards.
+   * is rethrown. Then runs the hooks registered with `tx.afterCommit` (see
+   * {@link Queryable.afterCommit}). Do not keep `tx` past the callback: it refuses
+   * use afterwards.
    */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     this.assertOutsideTransaction('transaction');
-    return this.withClient(async (client, conn) => {
+    const hooks = new Set<AfterCommitHook>();
+    const committed = await this.withClient(async (client, conn) => {
       await client.query('BEGIN');
       const scope: TxScope = { active: true };
       let result: T;
       try {
         result = await this.txScope.run(scope, () =>
-          fn(new TransactionHandle(client, scope, conn)),
+          fn(new TransactionHandle(client, scope, conn, hooks)),
         );
       } catch (err) {
         scope.active = false;
@@ -188,6 +213,16 @@ export class Database implements Queryable {
       }
       return result;
     });
+    // Committed, and the connection is back in the pool: with the embedded database's
+    // single connection, a hook that queries would otherwise wait for itself.
+    await this.runAfterCommit(hooks);
+    return committed;
+  }
+
+  /** Outside a transaction every statement has committed as it ran: runs `hook` now. */
+  afterCommit(hook: AfterCommitHook): void {
+    this.assertOutsideTransaction('afterCommit');
+    void this.runAfterCommit([hook]);
   }
 
   /**
@@ -264,6 +299,19 @@ export class Database implements Queryable {
     }
   }
 
+  /** Runs committed work in order; a failure is the hook's, never the transaction's. */
+  private async runAfterCommit(hooks: Iterable<AfterCommitHook>): Promise<void> {
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch (err) {
+        this.logger.error(
+          `an after-commit hook failed (the transaction stays committed): ${describeHookError(err)}`,
+        );
+      }
+    }
+  }
+
   private assertOutsideTransaction(method: string): void {
     if (this.txScope.getStore()?.active === true) {
       throw new Error(
@@ -291,13 +339,15 @@ class TransactionHandle implements Queryable {
     private readonly client: PoolClient,
     private readonly scope: TxScope,
     private readonly conn: Checkout,
+    /** Run by Database.transaction once COMMIT succeeded; a Set, so a hook registers once. */
+    private readonly hooks: Set<AfterCommitHook>,
   ) {}
 
   async query<R extends QueryResultRow = QueryResultRow>(
     sql: string,
     params?: unknown[],
   ): Promise<QueryResult<R>> {
-    if (!this.scope.active) throw new Error('transaction handle used after its transaction ended');
+    this.assertActive();
     try {
       return await this.client.query<R>(sql, params);
     } catch (err) {
@@ -305,6 +355,15 @@ class TransactionHandle implements Queryable {
       if (isConnectionError(err)) this.conn.lost = true;
       throw toDatabaseError(err);
     }
+  }
+
+  afterCommit(hook: AfterCommitHook): void {
+    this.assertActive();
+    this.hooks.add(hook);
+  }
+
+  private assertActive(): void {
+    if (!this.scope.active) throw new Error('transaction handle used after its transaction ended');
   }
 }
 
@@ -322,6 +381,12 @@ function assertParseableUrl(url: string): void {
       false,
     );
   }
+}
+
+/** A failed hook's stack (or message): it is a programming error to find and fix. */
+function describeHookError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.stack ?? `${err.name}: ${err.message}`;
 }
 
 function describeError(err: Error): string {

@@ -17,7 +17,7 @@ import {
   type DeliveryResult,
 } from '../../src/approvals';
 import { ErrorCode, RungateError } from '../../src/common/errors';
-import type { Database } from '../../src/db/database';
+import type { AfterCommitHook, Database, Queryable } from '../../src/db/database';
 import { ConfigError, loadConfig } from '../../src/config/load-config';
 import { sha256Hex } from '../../src/runbooks';
 import { waitFor } from '../support/net';
@@ -388,11 +388,10 @@ describe('ApprovalWebhook outbox', () => {
     expect(failure).toMatchObject({ message: 'the execution could not be queued' });
     expect(rolledBackId).toBeDefined();
 
-    // The same step committed: one row, delivered.
-    const { approval, afterCommit } = await t.db.transaction((tx) =>
+    // The same step committed: one row, delivered (the commit woke the sender).
+    const { approval } = await t.db.transaction((tx) =>
       t.service.breakGlass(tx, { ...input, executionId: randomUUID() }),
     );
-    afterCommit();
     await waitFor(
       'the break-glass notification',
       async () => receiver.delivered('approval.breakglass', approval.id)[0],
@@ -400,6 +399,55 @@ describe('ApprovalWebhook outbox', () => {
     expect(await notificationsOf(t.db, approval.id)).toHaveLength(1);
     expect(await notificationsOf(t.db, rolledBackId ?? '')).toEqual([]);
     expect(receiver.attempts.some((a) => a.body.approval.id === rolledBackId)).toBe(false);
+    await stop(t);
+  });
+
+  it('wakes the sender from the caller’s transaction once it commits, once per transaction', async () => {
+    receiver.mode = 'ok';
+    const t = await start(receiverUrl);
+    const ivan = { owner: { sub: 'ivan', name: 'Ivan Commander' } };
+    const sessions = [await insertSession(t.db, ivan), await insertSession(t.db, ivan)];
+    const registered: AfterCommitHook[] = [];
+    const approvals = await t.db.transaction(async (tx) => {
+      // The caller's handle, watched: what registers on it runs after its COMMIT.
+      const watched: Queryable = {
+        query: tx.query.bind(tx),
+        afterCommit: (hook) => {
+          registered.push(hook);
+          tx.afterCommit(hook);
+        },
+      };
+      const out: string[] = [];
+      for (const session of sessions) {
+        const { approval } = await t.service.breakGlass(watched, {
+          sessionId: session,
+          cellId: 'refund',
+          cellSha256: sha256Hex(REFUND_CODE),
+          targets: ['shop-db'],
+          environment: 'prod',
+          executionId: randomUUID(),
+          principal: people.ivan,
+          runbook: { id: 'shop/refund', version: sha256Hex('unused') },
+          cellIndex: 2,
+          code: REFUND_CODE,
+          parameters: { order_id: 'A-1' },
+          sessionOwner: 'ivan',
+          reason: 'checkout down, approvers unreachable',
+        });
+        out.push(approval.id);
+      }
+      return out;
+    });
+    // Per step: the audit relay's nudge and the webhook sender's wake-up, each the
+    // same function every time, so each runs once for the transaction.
+    expect(registered).toHaveLength(4);
+    expect(new Set(registered).size).toBe(2);
+    for (const id of approvals) {
+      await waitFor(
+        'the break-glass notification',
+        async () => receiver.delivered('approval.breakglass', id)[0],
+      );
+    }
     await stop(t);
   });
 });

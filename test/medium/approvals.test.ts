@@ -38,7 +38,6 @@ function probe(
 async function tryConsume(t: ApprovalsApp, input: ConsumeInput) {
   try {
     const r = await t.db.transaction((tx) => t.service.consume(tx, input));
-    r.afterCommit();
     return { ok: true as const, approval: r.approval };
   } catch (err) {
     if (!(err instanceof RungateError)) throw err;
@@ -455,10 +454,7 @@ describe(ApprovalsService.name, () => {
         sessionOwner: 'ivan',
         reason: 'checkout down, approvers unreachable',
       };
-      const { approval, afterCommit } = await t.db.transaction((tx) =>
-        t.service.breakGlass(tx, input),
-      );
-      afterCommit();
+      const { approval } = await t.db.transaction((tx) => t.service.breakGlass(tx, input));
       expect(approval).toMatchObject({
         state: 'needs_review',
         breakglass: true,

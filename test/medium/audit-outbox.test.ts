@@ -96,7 +96,7 @@ describe(AuditService.name, () => {
       ).rejects.toThrow('the state change failed');
       expect(await countEvents(session)).toBe(0);
 
-      const first = await audit.transaction((tx) =>
+      const first = await db.transaction((tx) =>
         audit.record(tx, 'session.started', sessionStarted(session)),
       );
       const second = await audit.recordNow(
@@ -114,6 +114,29 @@ describe(AuditService.name, () => {
       expect(second.cell.code).toBe('print("hi")');
       expect(second.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
       expect(await countEvents(session)).toBe(2);
+    });
+
+    it('nudges the relay once its transaction committed, once however many events, never on rollback', async () => {
+      const signals: string[] = [];
+      const local = new AuditService(db, repo, settings);
+      local.attachRelay({ nudge: () => signals.push('nudge') });
+      const session = randomUUID();
+      await expect(
+        db.transaction(async (tx) => {
+          await local.record(tx, 'session.started', sessionStarted(session));
+          throw new Error('the state change failed');
+        }),
+      ).rejects.toThrow('the state change failed');
+      expect(signals).toEqual([]);
+
+      await db.transaction(async (tx) => {
+        await local.record(tx, 'session.started', sessionStarted(session));
+        for (let i = 0; i < 3; i++) {
+          await local.record(tx, 'cell.execution.requested', requested(session, `n = ${i}`));
+        }
+        signals.push('committing');
+      });
+      expect(signals).toEqual(['committing', 'nudge']);
     });
 
     it('gives concurrent writers of one chain consecutive seq numbers', async () => {
@@ -431,6 +454,11 @@ describe(AuditRelay.name, () => {
               (await audit.recordNow('cell.execution.requested', requested(s, `n = ${i}`))).id,
             );
         }
+        // A plain transaction, as a repository runs: its commit nudges the relay too.
+        await db.transaction(async (tx) => {
+          for (const s of sessions)
+            ids.push((await audit.record(tx, 'cell.execution.requested', requested(s))).id);
+        });
         // The poll interval is long: only the nudges after commit can make this prompt.
         const lines = await waitFor(
           'all events in the file',
@@ -446,7 +474,9 @@ describe(AuditRelay.name, () => {
         );
         expect(new Set(lines.map((l) => l.id))).toEqual(new Set(ids));
         for (const s of sessions) {
-          expect(lines.filter((l) => l.session === s).map((l) => l.seq)).toEqual([1, 2, 3, 4, 5]);
+          expect(lines.filter((l) => l.session === s).map((l) => l.seq)).toEqual([
+            1, 2, 3, 4, 5, 6,
+          ]);
         }
         await waitFor('the backlog to drain', async () =>
           (await audit.backlog()).events === 0 ? true : undefined,
@@ -464,7 +494,6 @@ describe(AuditRelay.name, () => {
         pollIntervalMs: 60_000,
         batchSize: 100,
         retentionMs: 0,
-        nudgeDelaysMs: [60_000],
       });
       relay.start();
       const session = randomUUID();
@@ -546,7 +575,7 @@ describe('the embedded database', () => {
       relay.start();
       const session = randomUUID();
       await audit.recordNow('session.started', sessionStarted(session));
-      await audit.transaction((tx) =>
+      await db.transaction((tx) =>
         audit.record(tx, 'cell.execution.requested', requested(session, 'x = 1')),
       );
       await waitFor('the backlog to drain', async () =>

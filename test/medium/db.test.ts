@@ -9,7 +9,7 @@ import { InfrastructureError } from '../../src/common/errors';
 import { ConfigModule } from '../../src/config/config.module';
 import { loadConfig } from '../../src/config/load-config';
 import { DataDirLockedError } from '../../src/db/data-dir-lock';
-import { Database, type DatabaseLogger } from '../../src/db/database';
+import { Database, type DatabaseLogger, type Queryable } from '../../src/db/database';
 import { DbModule } from '../../src/db/db.module';
 import { GatewayInstance } from '../../src/db/gateway-instance';
 import { MigrationError, loadMigrations } from '../../src/db/migrations';
@@ -199,6 +199,120 @@ describe(Database.name, () => {
         leaked = tx;
       });
       await expect(leaked?.query('SELECT 1')).rejects.toThrow(/after its transaction ended/);
+    });
+  });
+
+  describe('afterCommit', () => {
+    let db: Database;
+    const errors: string[] = [];
+    beforeAll(async () => {
+      const url = await createDatabase(adminUrl, 'after_commit');
+      db = await Database.open(
+        serverOptions(url, {
+          log: () => undefined,
+          warn: () => undefined,
+          error: (m) => errors.push(m),
+        }),
+      );
+      cleanups.push(() => db.close());
+      await db.query('CREATE TABLE notes (id int PRIMARY KEY)');
+    });
+
+    /** What another connection sees of `notes` now. */
+    async function committedIds(): Promise<number[]> {
+      const { rows } = await db.query<{ id: number }>('SELECT id FROM notes ORDER BY id');
+      return rows.map((r) => r.id);
+    }
+
+    it('runs the hooks after COMMIT, in registration order, before transaction() returns', async () => {
+      const seen: string[] = [];
+      const result = await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO notes VALUES (1)');
+        tx.afterCommit(async () => {
+          // The row is visible to other connections: the hook runs after COMMIT.
+          seen.push(`first sees ${(await committedIds()).join(',')}`);
+        });
+        tx.afterCommit(async () => {
+          // Awaited one at a time: the slower first hook still comes first.
+          await new Promise((r) => setTimeout(r, 20));
+          seen.push('second');
+        });
+        tx.afterCommit(() => void seen.push('third'));
+        await tx.query('INSERT INTO notes VALUES (2)');
+        seen.push('callback done');
+        return 'result';
+      });
+      expect(result).toBe('result');
+      expect(seen).toEqual(['callback done', 'first sees 1,2', 'second', 'third']);
+    });
+
+    it('never runs them after a rollback', async () => {
+      let ran = 0;
+      const failure = new Error('changed my mind');
+      await expect(
+        db.transaction(async (tx) => {
+          tx.afterCommit(() => void ran++);
+          await tx.query('INSERT INTO notes VALUES (10)');
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      // COMMIT answered with ROLLBACK (a swallowed statement error) is a rollback too.
+      await expect(
+        db.transaction(async (tx) => {
+          tx.afterCommit(() => void ran++);
+          await tx.query('INSERT INTO notes VALUES (11)');
+          await tx.query('SELECT * FROM no_such_table').catch(() => undefined);
+        }),
+      ).rejects.toThrow(/transaction rolled back/);
+      expect(ran).toBe(0);
+      expect(await committedIds()).not.toContain(10);
+      expect(await committedIds()).not.toContain(11);
+    });
+
+    it('logs a failing hook, runs the next ones, and keeps the transaction committed', async () => {
+      errors.length = 0;
+      const seen: string[] = [];
+      const result = await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO notes VALUES (20)');
+        tx.afterCommit(() => {
+          throw new Error('hook threw');
+        });
+        tx.afterCommit(() => Promise.reject(new Error('hook rejected')));
+        tx.afterCommit(() => void seen.push('still ran'));
+        return 'committed';
+      });
+      expect(result).toBe('committed');
+      expect(seen).toEqual(['still ran']);
+      expect(await committedIds()).toContain(20);
+      expect(errors).toHaveLength(2);
+      expect(errors[0]).toMatch(/after-commit hook failed.*hook threw/s);
+      expect(errors[1]).toMatch(/after-commit hook failed.*hook rejected/s);
+    });
+
+    it('runs a function registered twice on one transaction once', async () => {
+      let ran = 0;
+      const wake = () => void ran++;
+      await db.transaction(async (tx) => {
+        for (let i = 0; i < 3; i++) tx.afterCommit(wake);
+      });
+      expect(ran).toBe(1);
+    });
+
+    it('refuses a hook on an ended transaction, and on the pool inside a transaction', async () => {
+      let leaked: Queryable | undefined;
+      await db.transaction(async (tx) => {
+        leaked = tx;
+        // Registered on the pool, it would run before the COMMIT.
+        expect(() => db.afterCommit(() => undefined)).toThrow(/use the transaction handle/);
+      });
+      expect(() => leaked?.afterCommit(() => undefined)).toThrow(/after its transaction ended/);
+    });
+
+    it('runs a hook on the pool at once: its statements committed as they ran', async () => {
+      const seen: string[] = [];
+      await db.query('INSERT INTO notes VALUES (30)');
+      db.afterCommit(() => void seen.push('ran'));
+      expect(seen).toEqual(['ran']);
     });
   });
 
@@ -410,6 +524,22 @@ describe('Database (embedded PGlite)', () => {
     }
     const again = await open();
     await again.close();
+  });
+
+  it('runs after-commit hooks once the single connection is free, so they may query', async () => {
+    const db = await open();
+    try {
+      let seen: unknown;
+      await db.transaction(async (tx) => {
+        tx.afterCommit(async () => {
+          seen = (await db.query<{ one: number }>('SELECT 1 AS one')).rows[0].one;
+        });
+        await tx.query('SELECT 1');
+      });
+      expect(seen).toBe(1);
+    } finally {
+      await db.close();
+    }
   });
 
   it('runs concurrent transactions one after the other', async () => {

@@ -33,8 +33,6 @@ export interface AuditRelayOptions {
   readonly retentionMs: number;
   /** How often retention runs. Default 10 min. */
   readonly pruneIntervalMs?: number;
-  /** After a nudge, look again after these delays if the events are not visible yet (uncommitted). */
-  readonly nudgeDelaysMs?: readonly number[];
   readonly logger?: AuditLogger;
 }
 
@@ -60,13 +58,11 @@ export class AuditRelay {
   private readonly backoff: BackoffPolicy;
   private readonly leaseMs: number;
   private readonly maxChains: number;
-  private readonly nudgeDelays: readonly number[];
   private running: Promise<void> | undefined;
   private stopController = new AbortController();
   private wakeController = new AbortController();
-  /** Index into nudgeDelays of the next follow-up look after a nudge; -1 when none is due. */
-  private nudgeStep = -1;
-  private expectTimer: NodeJS.Timeout | undefined;
+  /** A nudge came since the current pass began: look again instead of sleeping. */
+  private nudged = false;
   private failures = 0;
   private lastFailureLog = 0;
   private lastPrune = 0;
@@ -81,7 +77,6 @@ export class AuditRelay {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.leaseMs = options.leaseMs ?? 60_000;
     this.maxChains = options.maxChainsPerPass ?? 64;
-    this.nudgeDelays = options.nudgeDelaysMs ?? [15, 150, 600];
   }
 
   /** Consecutive failed passes (0 when the last pass worked). */
@@ -96,23 +91,14 @@ export class AuditRelay {
     this.running = this.loop();
   }
 
-  /** Says events were committed: the relay looks at once. */
-  nudge(): void {
-    this.nudgeStep = 0;
-    this.wakeController.abort();
-  }
-
   /**
-   * Says events are being recorded in a transaction that has not committed yet: the
-   * relay looks a moment later (one timer however many events come in the meantime).
+   * Says events were committed (AuditService calls it from the after-commit hook of
+   * the transaction that recorded them): the relay looks at once, or, when a pass is
+   * running, once more right after it.
    */
-  expect(): void {
-    if (this.expectTimer !== undefined) return;
-    this.expectTimer = setTimeout(() => {
-      this.expectTimer = undefined;
-      this.nudge();
-    }, this.nudgeDelays[0] ?? 15);
-    this.expectTimer.unref();
+  nudge(): void {
+    this.nudged = true;
+    this.wakeController.abort();
   }
 
   /**
@@ -126,8 +112,6 @@ export class AuditRelay {
     }
     this.stopController.abort();
     this.wakeController.abort();
-    clearTimeout(this.expectTimer);
-    this.expectTimer = undefined;
     await this.running;
     this.running = undefined;
     const deadline = Date.now() + graceMs;
@@ -181,6 +165,8 @@ export class AuditRelay {
     const stop = this.stopController.signal;
     while (!stop.aborted) {
       let more = false;
+      // What committed before the pass reads is in it; a nudge from here on may be for more.
+      this.nudged = false;
       try {
         ({ more } = await this.pass());
         if (this.failures > 0) {
@@ -204,21 +190,14 @@ export class AuditRelay {
   }
 
   /**
-   * Waits for the poll interval, a nudge, or stop. After a nudge the waits are short
-   * (nudgeDelaysMs) for a while, so events of a transaction that committed just
-   * after the nudge are not left for the next poll.
+   * Waits for the poll interval, a nudge, or stop. A nudge that came during the pass
+   * may be for events the pass did not see: then there is no wait at all.
    */
   private async idle(): Promise<void> {
-    let delay = this.options.pollIntervalMs;
-    if (this.nudgeStep >= 0 && this.nudgeStep < this.nudgeDelays.length) {
-      delay = Math.min(delay, this.nudgeDelays[this.nudgeStep]);
-      this.nudgeStep++;
-    } else {
-      this.nudgeStep = -1;
-    }
+    if (this.nudged) return;
     this.wakeController = new AbortController();
     await abortableSleep(
-      delay,
+      this.options.pollIntervalMs,
       AbortSignal.any([this.wakeController.signal, this.stopController.signal]),
     );
   }
