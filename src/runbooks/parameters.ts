@@ -1,12 +1,11 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { ErrorCode, RungateError } from '../common/errors';
+import { pythonAdapter } from '../kernels/languages/python';
 import {
-  isPythonIdentifier,
   parseParameterAssignments,
   PythonLiteralError,
-  toPythonLiteral,
-} from './python-literals';
+} from '../kernels/languages/python-literals';
 import type { ParameterSpec, Runbook } from './runbooks.types';
 
 /** One problem with a set of parameter values; `parameter` is null for the object as a whole. */
@@ -206,26 +205,13 @@ export function validateParameters(
 
 /**
  * Python source that assigns each value, for a cell injected right after the
- * parameters cell. Each value is a Python literal generated from the JSON value
- * (ASCII-only, fully escaped), never user text pasted into code. With `spec`,
- * parameters typed `number` are written as floats even when whole.
+ * parameters cell: the Python kernel-language adapter's `renderParameters` (kept
+ * for callers that predate the adapters). With `spec`, parameters typed `number`
+ * are written as floats even when whole.
  */
 export function renderParametersCell(
   values: Record<string, unknown>,
   spec?: ParameterSpec | null,
 ): string {
-  const properties = isPlainObject(spec?.schema.properties) ? spec.schema.properties : {};
-  const lines = ['# Parameters injected by rungate'];
-  for (const [name, value] of Object.entries(values)) {
-    if (!isPythonIdentifier(name)) {
-      throw new RungateError(
-        ErrorCode.InvalidRequest,
-        `parameter name ${JSON.stringify(name)} is not a Python identifier`,
-      );
-    }
-    const prop = properties[name];
-    const asFloat = isPlainObject(prop) && prop.type === 'number';
-    lines.push(`${name} = ${toPythonLiteral(value, asFloat)}`);
-  }
-  return `${lines.join('\n')}\n`;
+  return pythonAdapter.renderParameters(values, spec?.schema);
 }

@@ -8,8 +8,10 @@ import {
 import { ErrorCode, RungateError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import { checkKernelLanguage } from './kernel-language';
 import { parseNotebook } from './notebook';
 import { RunbookFiles, type StopWatching } from './runbook-files';
+import { RunbookKernelspecs } from './runbook-kernelspecs';
 import type { InvalidRunbook, Runbook } from './runbooks.types';
 
 /** Called with a catalog id whose entry was added, changed, removed or became invalid. */
@@ -37,6 +39,7 @@ export class RunbooksService implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly files: RunbookFiles,
+    private readonly kernelspecs: RunbookKernelspecs,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -126,15 +129,18 @@ export class RunbooksService implements OnModuleInit, OnModuleDestroy {
   private async reloadOnce(): Promise<void> {
     const { dir, maxFileBytes } = this.config.runbooks;
     const found = await this.files.scan(dir, maxFileBytes);
+    const languages = this.kernelspecs.languages();
     const next = new Map<string, Runbook | InvalidRunbook>();
     for (const file of found) {
-      const entry: Runbook | InvalidRunbook =
+      const parsed: Runbook | InvalidRunbook =
         'error' in file
           ? { valid: false, id: file.id, path: file.path, reason: file.error }
           : parseNotebook(file.id, file.content, {
               defaultKernel: this.config.kernels.defaultKernel,
               path: file.path,
             });
+      // Checked before versions are recorded, so no kernel-less version is ever served.
+      const entry = parsed.valid ? checkKernelLanguage(parsed, languages) : parsed;
       if (entry.valid) {
         let seen = this.versions.get(entry.id);
         if (!seen) this.versions.set(entry.id, (seen = new Map()));

@@ -12,12 +12,13 @@ import { RunbooksService } from '../../src/runbooks/runbooks.service';
 const ROOT = resolve(__dirname, '..', '..');
 const RELOAD_DEADLINE_MS = 2_000;
 
-function notebookJson(title: string, code = 'print("hello")'): string {
+function notebookJson(title: string, code = 'print("hello")', kernel?: string): string {
   return JSON.stringify(
     {
       nbformat: 4,
       nbformat_minor: 5,
       metadata: {
+        ...(kernel ? { kernelspec: { name: kernel, display_name: kernel } } : {}),
         rungate: {
           title,
           description: '',
@@ -40,6 +41,19 @@ function notebookJson(title: string, code = 'print("hello")'): string {
     },
     null,
     1,
+  );
+}
+
+/** Installs a kernelspec `name` of `language` under `specsDir`. */
+async function installKernelspec(specsDir: string, name: string, language: string): Promise<void> {
+  await mkdir(join(specsDir, name), { recursive: true });
+  await writeFile(
+    join(specsDir, name, 'kernel.json'),
+    JSON.stringify({
+      argv: ['/bin/false', '-f', '{connection_file}'],
+      display_name: name,
+      language,
+    }),
   );
 }
 
@@ -66,6 +80,7 @@ function waitForChange(
 
 describe(RunbooksService.name, () => {
   let dir: string;
+  let specsDir: string;
   let service: RunbooksService;
   let close: () => Promise<void>;
   const reasonOf = (id: string): string => {
@@ -78,8 +93,17 @@ describe(RunbooksService.name, () => {
     await mkdir(join(dir, 'shop'));
     await writeFile(join(dir, 'shop', 'first.ipynb'), notebookJson('First'));
     await writeFile(join(dir, 'second.ipynb'), notebookJson('Second'));
+    // Kernelspecs of the catalog's own: the default python3 (Python) and an R kernel.
+    specsDir = await mkdtemp(join(tmpdir(), 'rungate-catalog-kernels-'));
+    await installKernelspec(specsDir, 'python3', 'python');
+    await installKernelspec(specsDir, 'ir', 'R');
     const config = loadConfig(
-      { NODE_ENV: 'test', RUNGATE_RUNBOOKS_DIR: dir, RUNGATE_RUNBOOK_MAX_BYTES: '4096' },
+      {
+        NODE_ENV: 'test',
+        RUNGATE_RUNBOOKS_DIR: dir,
+        RUNGATE_RUNBOOK_MAX_BYTES: '4096',
+        RUNGATE_KERNELSPEC_DIRS: specsDir,
+      },
       ROOT,
     );
     const moduleRef = await Test.createTestingModule({
@@ -93,6 +117,7 @@ describe(RunbooksService.name, () => {
   afterAll(async () => {
     await close?.();
     if (dir) await rm(dir, { recursive: true, force: true });
+    if (specsDir) await rm(specsDir, { recursive: true, force: true });
   });
 
   describe('list', () => {
@@ -172,6 +197,38 @@ describe(RunbooksService.name, () => {
       expect(() => service.get('shop/first')).toThrow(
         expect.objectContaining({ code: ErrorCode.NotFound }),
       );
+    });
+  });
+
+  describe('kernel languages', () => {
+    it('lists a runbook whose kernelspec language has no adapter as invalid, saying so', async () => {
+      const changed = waitForChange(service, 'r-stats', () => reasonOf('r-stats') !== '');
+      await writeFile(join(dir, 'r-stats.ipynb'), notebookJson('R stats', 'summary(x)', 'ir'));
+      await changed;
+      expect(service.list().find((r) => r.id === 'r-stats')).toMatchObject({
+        valid: false,
+        reason: 'no kernel-language adapter for R; rungate supports: python',
+      });
+      expect(() => service.get('r-stats')).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.RunbookInvalid,
+          extensions: expect.objectContaining({
+            reason: 'no kernel-language adapter for R; rungate supports: python',
+          }),
+        }),
+      );
+    });
+
+    it('keeps runbooks on a Python kernelspec, or on one not installed, valid', async () => {
+      const named = waitForChange(service, 'py-named');
+      await writeFile(join(dir, 'py-named.ipynb'), notebookJson('Named', 'x = 1', 'python3'));
+      await named;
+      const unknown = waitForChange(service, 'elsewhere');
+      await writeFile(join(dir, 'elsewhere.ipynb'), notebookJson('Elsewhere', 'x = 1', 'nope'));
+      await unknown;
+      expect(service.get('py-named').kernel).toBe('python3');
+      expect(service.get('elsewhere').kernel).toBe('nope');
+      expect(service.get('second').kernel).toBe('python3');
     });
   });
 });

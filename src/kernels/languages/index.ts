@@ -1,0 +1,3 @@
+export type { KernelLanguageAdapter, ParameterSchema } from './kernel-language';
+export { adapterFor, noAdapterReason, supportedLanguages } from './registry';
+export { pythonAdapter } from './python';
