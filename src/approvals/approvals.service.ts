@@ -71,6 +71,11 @@ export interface ApprovalView extends ApprovalSummary {
   readonly transitions: readonly TransitionRecord[];
   /** The cells already run in the session, with their recorded outputs. */
   readonly priorOutputs: readonly PriorCellRun[];
+  /**
+   * The cells that must run (again), in order, on the session's current kernel before
+   * this one may (empty: it may run now); null when unknown.
+   */
+  readonly runFirst: readonly string[] | null;
   /** Present when the same cell ran before under another runbook version. */
   readonly sinceLastRun: CodeSinceLastRun | null;
   /** What the caller may do with it. */
@@ -167,43 +172,43 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
     }
     const quorum = this.quorumOf(session.runbook.id, session.environment);
     const requester = personOf(principal, decision);
-    const events: ApprovalEvent[] = [];
-    const approval = await this.transaction(async (tx) => {
-      const open = await this.repo.findOpen(session.id, cell.id, tx);
-      if (open !== undefined) throw alreadyOpen(open);
-      return this.create(
-        tx,
-        {
-          id: randomUUID(),
-          state: 'pending',
-          sessionId: session.id,
-          runbook: session.runbook,
-          cell: { id: cell.id, index: cell.index, sha256: cell.sha256 },
-          code: cell.source,
-          parameters: session.parameters,
-          parametersSha256: parametersSha256(session.parameters),
-          targets: session.targets,
-          environment: session.environment,
-          requester,
-          reason: input.reason,
-          incident: input.incident ?? null,
-          breakglass: false,
-          severity: 'info',
-          quorum,
-          expiresAt: new Date(Date.now() + this.config.approvals.pendingTtlMs),
-        },
-        requester,
-        events,
-      );
-    }, events).catch(async (err: unknown) => {
-      // Two requests raced past the check: the unique index let only one in.
-      if (isSqlError(err, SqlState.UniqueViolation)) {
-        const open = await this.repo.findOpen(session.id, cell.id);
+    const approval = await this.repo
+      .transaction(async (tx) => {
+        const open = await this.repo.findOpen(session.id, cell.id, tx);
         if (open !== undefined) throw alreadyOpen(open);
-        throw new RungateError(ErrorCode.Conflict, 'an approval for this cell is already open');
-      }
-      throw err;
-    });
+        return this.create(
+          tx,
+          {
+            id: randomUUID(),
+            state: 'pending',
+            sessionId: session.id,
+            runbook: session.runbook,
+            cell: { id: cell.id, index: cell.index, sha256: cell.sha256 },
+            code: cell.source,
+            parameters: session.parameters,
+            parametersSha256: parametersSha256(session.parameters),
+            targets: session.targets,
+            environment: session.environment,
+            requester,
+            reason: input.reason,
+            incident: input.incident ?? null,
+            breakglass: false,
+            severity: 'info',
+            quorum,
+            expiresAt: new Date(Date.now() + this.config.approvals.pendingTtlMs),
+          },
+          requester,
+        );
+      })
+      .catch(async (err: unknown) => {
+        // Two requests raced past the check: the unique index let only one in.
+        if (isSqlError(err, SqlState.UniqueViolation)) {
+          const open = await this.repo.findOpen(session.id, cell.id);
+          if (open !== undefined) throw alreadyOpen(open);
+          throw new RungateError(ErrorCode.Conflict, 'an approval for this cell is already open');
+        }
+        throw err;
+      });
     return this.summary(approval);
   }
 
@@ -219,8 +224,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
 
   /** The requester withdraws a request (pending, or granted and unused). */
   async cancel(principal: Principal, id: string, comment: string): Promise<ApprovalSummary> {
-    const events: ApprovalEvent[] = [];
-    const approval = await this.transaction(async (tx) => {
+    const approval = await this.repo.transaction(async (tx) => {
       const rec = await this.mustLock(tx, id);
       if (rec.requester.sub !== principal.sub) {
         throw new RungateError(
@@ -229,19 +233,18 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
         );
       }
       const actor = { sub: principal.sub, name: principal.name, groups: [...principal.groups] };
-      return this.apply(tx, rec, 'cancelled', events, {
+      return this.apply(tx, rec, 'cancelled', {
         actor,
         comment: comment || 'cancelled by the requester',
         change: { closed: { by: actor, comment: comment || null } },
       });
-    }, events);
+    });
     return this.summary(approval);
   }
 
   /** An approver acknowledges a break-glass run after the fact; it leaves the review queue. */
   async acknowledge(principal: Principal, id: string, comment: string): Promise<ApprovalSummary> {
-    const events: ApprovalEvent[] = [];
-    const approval = await this.transaction(async (tx) => {
+    const approval = await this.repo.transaction(async (tx) => {
       const rec = await this.mustLock(tx, id);
       const decision = this.mustAllow(principal, 'approval:approve', resourceOf(rec));
       if (rec.requester.sub === principal.sub) {
@@ -260,12 +263,12 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
         );
       }
       const actor = personOf(principal, decision);
-      return this.apply(tx, rec, 'reviewed', events, {
+      return this.apply(tx, rec, 'reviewed', {
         actor,
         comment,
         change: { closed: { by: actor, comment } },
       });
-    }, events);
+    });
     return this.summary(approval);
   }
 
@@ -281,10 +284,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
    *   request when there is no usable approval; `conflict` (409) when a concurrent
    *   execution used it first.
    */
-  async consume(
-    tx: Queryable,
-    input: ConsumeInput,
-  ): Promise<{ approval: ApprovalRecord; afterCommit: () => void }> {
+  async consume(tx: Queryable, input: ConsumeInput): Promise<{ approval: ApprovalRecord }> {
     const now = new Date();
     const open = await this.repo.findOpen(input.sessionId, input.cellId, tx);
     if (open === undefined) {
@@ -323,8 +323,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
       name: input.principal.name,
       groups: [...input.principal.groups],
     };
-    const events: ApprovalEvent[] = [];
-    const approval = await this.apply(tx, open, 'consumed', events, {
+    const approval = await this.apply(tx, open, 'consumed', {
       actor,
       change: { consumed: { executionId: input.executionId, by: actor } },
       lostRace: () =>
@@ -336,20 +335,17 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
           },
         ),
     });
-    return { approval, afterCommit: () => this.notifyAll(events) };
+    return { approval };
   }
 
   /**
    * Records a break-glass run inside the caller's transaction (the one that commits
    * the execution row): a principal with `breakglass` runs a mutating cell with a
    * reason and no approvers. The record is `critical` and waits in the review queue
-   * (`needs_review`) until an approver acknowledges it. Call `afterCommit` once the
-   * transaction committed, to send the notification.
+   * (`needs_review`) until an approver acknowledges it. The notification goes out
+   * once the caller's transaction committed.
    */
-  async breakGlass(
-    tx: Queryable,
-    input: BreakGlassInput,
-  ): Promise<{ approval: ApprovalRecord; afterCommit: () => void }> {
+  async breakGlass(tx: Queryable, input: BreakGlassInput): Promise<{ approval: ApprovalRecord }> {
     const principal: Principal = {
       sub: input.principal.sub,
       name: input.principal.name,
@@ -367,7 +363,6 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
       );
     }
     const actor = personOf(principal, decision);
-    const events: ApprovalEvent[] = [];
     const approval = await this.create(
       tx,
       {
@@ -391,32 +386,29 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
         consumed: { executionId: input.executionId, by: actor },
       },
       actor,
-      events,
     );
-    return { approval, afterCommit: () => this.notifyAll(events) };
+    return { approval };
   }
 
   /**
    * Cancels the open requests of a session that ended, in the caller's transaction.
-   * Call `afterCommit` once it committed.
    */
   async cancelForSession(
     tx: Queryable,
     sessionId: string,
     reason: string,
-  ): Promise<{ cancelled: ApprovalRecord[]; afterCommit: () => void }> {
-    const events: ApprovalEvent[] = [];
+  ): Promise<{ cancelled: ApprovalRecord[] }> {
     const cancelled: ApprovalRecord[] = [];
     for (const rec of await this.repo.lockOpenOfSession(tx, sessionId)) {
       cancelled.push(
-        await this.apply(tx, rec, 'cancelled', events, {
+        await this.apply(tx, rec, 'cancelled', {
           actor: null,
           comment: reason,
           change: { closed: { by: null, comment: reason } },
         }),
       );
     }
-    return { cancelled, afterCommit: () => this.notifyAll(events) };
+    return { cancelled };
   }
 
   // ---- expiry -----------------------------------------------------------------
@@ -425,11 +417,10 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
   async sweep(now: Date = new Date()): Promise<number> {
     let total = 0;
     for (;;) {
-      const events: ApprovalEvent[] = [];
-      const n = await this.transaction(async (tx) => {
+      const n = await this.repo.transaction(async (tx) => {
         const due = await this.repo.lockDue(tx, now, SWEEP_BATCH);
         for (const rec of due) {
-          await this.apply(tx, rec, 'expired', events, {
+          await this.apply(tx, rec, 'expired', {
             actor: null,
             comment:
               rec.state === 'pending'
@@ -439,7 +430,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
           });
         }
         return due.length;
-      }, events);
+      });
       total += n;
       if (n < SWEEP_BATCH) return total;
     }
@@ -457,11 +448,12 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
   async get(principal: Principal, id: string): Promise<ApprovalView> {
     const rec = await this.repo.find(id);
     if (rec === undefined) throw new RungateError(ErrorCode.NotFound, `no approval ${id}`);
-    const [summary, transitions, priorOutputs, last] = await Promise.all([
+    const [summary, transitions, priorOutputs, last, runFirst] = await Promise.all([
       this.summary(rec),
       this.repo.transitions(id),
       this.facts.priorOutputs(rec.sessionId),
       this.repo.lastUsedForCell(rec.runbook.id, rec.cell.id, rec.id),
+      this.facts.runFirst?.(rec.sessionId, rec.cell.id),
     ]);
     let sinceLastRun: CodeSinceLastRun | null = null;
     if (last !== undefined && last.runbook.version !== rec.runbook.version) {
@@ -480,6 +472,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
       ...summary,
       transitions,
       priorOutputs,
+      runFirst: runFirst ?? null,
       sinceLastRun,
       you: this.canApprove(principal, rec),
     };
@@ -520,9 +513,8 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
     decisionKind: 'approve' | 'deny',
     comment: string,
   ): Promise<ApprovalSummary> {
-    const events: ApprovalEvent[] = [];
     let expiredNow = false;
-    const approval = await this.transaction(async (tx) => {
+    const approval = await this.repo.transaction(async (tx) => {
       const rec = await this.mustLock(tx, id);
       const decision = this.mustAllow(principal, 'approval:approve', resourceOf(rec));
       if (rec.requester.sub === principal.sub) {
@@ -535,7 +527,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
       if (rec.state === 'pending' && rec.expiresAt <= new Date()) {
         // Past its TTL but not swept yet: expire it now, and say so after the commit.
         expiredNow = true;
-        return this.apply(tx, rec, 'expired', events, {
+        return this.apply(tx, rec, 'expired', {
           actor: null,
           comment: 'no quorum within the pending time',
           change: { closed: { by: null, comment: null } },
@@ -561,7 +553,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
         );
       }
       if (decisionKind === 'deny') {
-        return this.apply(tx, rec, 'denied', events, {
+        return this.apply(tx, rec, 'denied', {
           actor: reviewer,
           comment,
           change: { closed: { by: reviewer, comment } },
@@ -574,21 +566,17 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
       );
       if (!progress.met) {
         // A grant short of the quorum changes no state, but is recorded all the same.
-        await this.emit(
-          tx,
-          {
-            type: 'approval.granted',
-            approval: rec,
-            actor: reviewer,
-            comment,
-            approvals: progress.approvers,
-          },
-          events,
-        );
+        await this.emit(tx, {
+          type: 'approval.granted',
+          approval: rec,
+          actor: reviewer,
+          comment,
+          approvals: progress.approvers,
+        });
         return rec;
       }
       const now = new Date();
-      return this.apply(tx, rec, 'approved', events, {
+      return this.apply(tx, rec, 'approved', {
         actor: reviewer,
         comment,
         approvals: progress.approvers,
@@ -597,7 +585,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
           useBy: new Date(now.getTime() + this.config.approvals.useWindowMs),
         },
       });
-    }, events);
+    });
     if (expiredNow) {
       throw new RungateError(
         ErrorCode.Conflict,
@@ -615,7 +603,6 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
     tx: Queryable,
     fresh: NewApproval,
     actor: ApprovalPerson,
-    events: ApprovalEvent[],
   ): Promise<ApprovalRecord> {
     const type = assertTransition('new', fresh.state);
     const rec = await this.repo.insert(tx, fresh);
@@ -626,7 +613,7 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
       actor,
       comment: fresh.reason,
     });
-    await this.emit(tx, { type, approval: rec, actor, comment: fresh.reason }, events);
+    await this.emit(tx, { type, approval: rec, actor, comment: fresh.reason });
     return rec;
   }
 
@@ -639,7 +626,6 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
     tx: Queryable,
     rec: ApprovalRecord,
     to: ApprovalState,
-    events: ApprovalEvent[],
     step: {
       actor: ApprovalPerson | null;
       comment?: string;
@@ -665,40 +651,23 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
       actor: step.actor,
       comment: step.comment ?? null,
     });
-    await this.emit(
-      tx,
-      {
-        type,
-        approval: moved,
-        actor: step.actor,
-        comment: step.comment,
-        approvals: step.approvals,
-      },
-      events,
-    );
+    await this.emit(tx, {
+      type,
+      approval: moved,
+      actor: step.actor,
+      comment: step.comment,
+      approvals: step.approvals,
+    });
     return moved;
   }
 
-  /** Records a step's audit event and writes its notification, both in the step's transaction. */
-  private async emit(tx: Queryable, event: ApprovalEvent, events: ApprovalEvent[]): Promise<void> {
+  /**
+   * Records a step's audit event and writes its notification, both in the step's
+   * transaction; each registers on `tx` the wake-up of its sender for after the commit.
+   */
+  private async emit(tx: Queryable, event: ApprovalEvent): Promise<void> {
     await this.audit.record(tx, event);
     await this.webhook.enqueue(tx, event);
-    events.push(event);
-  }
-
-  /** A transaction whose events are notified only once it committed. */
-  private async transaction<T>(
-    fn: (tx: Queryable) => Promise<T>,
-    events: ApprovalEvent[],
-  ): Promise<T> {
-    const result = await this.repo.transaction(fn);
-    this.notifyAll(events);
-    return result;
-  }
-
-  /** The step's notifications are in the outbox and committed: send them now, not at the next poll. */
-  private notifyAll(events: readonly ApprovalEvent[]): void {
-    if (events.length > 0) this.webhook.wake();
   }
 
   /** Why there is nothing to consume, as the `approval_required` error to throw. */

@@ -134,6 +134,11 @@ export interface ApprovalSessionFacts {
   sessionFacts(sessionId: string): Promise<SessionFacts | undefined>;
   /** Executions of the session in order, with their recorded outputs. */
   priorOutputs(sessionId: string): Promise<readonly PriorCellRun[]>;
+  /**
+   * The code cells above `cellId` that must run (again), in order, on the session's
+   * current kernel before it may run; undefined when not known.
+   */
+  runFirst?(sessionId: string, cellId: string): Promise<readonly string[] | undefined>;
 }
 
 /** Injection token of the {@link ApprovalSessionFacts} implementation. */

@@ -16,6 +16,8 @@ export enum ErrorCode {
   KernelUnavailable = 'kernel_unavailable',
   Unavailable = 'unavailable',
   PayloadTooLarge = 'payload_too_large',
+  /** A mutating cell whose predecessors have not all run, in order, on the current kernel. */
+  OutOfOrder = 'out_of_order',
 }
 
 export class RungateError extends Error {
@@ -46,6 +48,7 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.Conflict:
     case ErrorCode.SessionEnded:
     case ErrorCode.Busy:
+    case ErrorCode.OutOfOrder:
       return 409;
     case ErrorCode.PayloadTooLarge:
       return 413;

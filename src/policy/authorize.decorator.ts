@@ -23,8 +23,15 @@ export type PolicyRequest = AuthenticatedRequest & {
  * Throwing a RungateError (e.g. NotFound) answers the request with that error.
  */
 export interface ResourceResolver {
-  resolve(request: PolicyRequest): Promise<PolicyResource>;
+  resolve(request: PolicyRequest): Promise<ResolvedResource>;
 }
+
+/**
+ * A resolved resource; `action` narrows the route's action for this request (e.g.
+ * running a cell that changes production is `cell:execute-mutating`), so the one
+ * decision the guard makes is the one that matters and services do not ask again.
+ */
+export type ResolvedResource = PolicyResource & { readonly action?: Action };
 
 /** What {@link Authorize} records on a route. */
 export interface AuthorizeMetadata {

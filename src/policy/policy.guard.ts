@@ -47,17 +47,19 @@ export class PolicyGuard implements CanActivate {
       // The auth guard runs first; reaching here without a principal is a wiring fault.
       throw new RungateError(ErrorCode.Unauthenticated, 'this route needs an authenticated caller');
     }
-    const decision = meta.resolver
-      ? this.policy.authorize(
-          principal,
-          meta.action,
-          await this.resolver(meta.resolver).resolve(request),
-        )
-      : this.policy.authorizeAny(principal, meta.action);
+    let action = meta.action;
+    let decision;
+    if (meta.resolver) {
+      const { action: narrowed, ...resource } = await this.resolver(meta.resolver).resolve(request);
+      action = narrowed ?? meta.action;
+      decision = this.policy.authorize(principal, action, resource);
+    } else {
+      decision = this.policy.authorizeAny(principal, meta.action);
+    }
     request.policyDecision = decision;
     if (!decision.allowed) {
-      throw new RungateError(ErrorCode.Forbidden, `not allowed: ${meta.action}`, {
-        action: meta.action,
+      throw new RungateError(ErrorCode.Forbidden, `not allowed: ${action}`, {
+        action,
         rule: decision.rule,
         reason: decision.reason,
       });

@@ -3,6 +3,7 @@ import type { ApprovalSessionFacts, PriorCellRun, SessionFacts } from '../approv
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { parseNotebook } from '../runbooks';
+import { cellsToRunFirst, runsOnKernel } from '../runbooks/ordered-state';
 import { isSessionOver } from './session-state';
 import { SessionsRepository } from './sessions.repository';
 
@@ -41,6 +42,17 @@ export class SessionFactsAdapter implements ApprovalSessionFacts {
         sha256: c.sha256,
       })),
     };
+  }
+
+  async runFirst(sessionId: string, cellId: string): Promise<readonly string[] | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(sessionId)) return undefined;
+    const [facts, s, executions] = await Promise.all([
+      this.sessionFacts(sessionId),
+      this.repo.findSession(sessionId),
+      this.repo.listExecutions(sessionId),
+    ]);
+    if (!facts || !s) return undefined;
+    return cellsToRunFirst(facts.cells, cellId, runsOnKernel(executions, s.kernel?.id));
   }
 
   async priorOutputs(sessionId: string): Promise<readonly PriorCellRun[]> {

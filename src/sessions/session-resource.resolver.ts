@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, RungateError } from '../common/errors';
-import type { PolicyRequest, ResourceResolver } from '../policy/authorize.decorator';
+import type {
+  PolicyRequest,
+  ResolvedResource,
+  ResourceResolver,
+} from '../policy/authorize.decorator';
 import type { PolicyResource } from '../policy/policy.types';
 import { RunbooksService } from '../runbooks';
 import { SessionsService } from './sessions.service';
@@ -17,6 +21,28 @@ export class SessionResourceResolver implements ResourceResolver {
     if (!UUID.test(id))
       throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
     return this.sessions.resourceOf(id);
+  }
+}
+
+/**
+ * Running a cell is about its session; running one that changes production is the
+ * action `cell:execute-mutating`, decided here once (a break-glass run stays
+ * `cell:execute`: the `breakglass` permission is the approvals ledger's to check).
+ */
+@Injectable()
+export class CellResourceResolver implements ResourceResolver {
+  constructor(private readonly sessions: SessionsService) {}
+
+  async resolve(req: PolicyRequest): Promise<ResolvedResource> {
+    const id = req.params?.id ?? '';
+    if (!UUID.test(id))
+      throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
+    const resource = await this.sessions.resourceOf(id);
+    const breakGlass = (req.body as { breakGlass?: unknown } | undefined)?.breakGlass;
+    const mutating = (await this.sessions.cellClassOf(id, req.params?.cellId ?? '')) === 'mutating';
+    return mutating && breakGlass === undefined
+      ? { ...resource, action: 'cell:execute-mutating' }
+      : resource;
   }
 }
 

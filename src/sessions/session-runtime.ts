@@ -2,14 +2,11 @@ import { Subject } from 'rxjs';
 import type { Redactor } from '../common/redact';
 import type { TraceContext } from '../telemetry/otel';
 import type { Kernel, RoutePlan } from '../kernels/kernels.types';
+import type { KernelLanguageAdapter } from '../kernels/languages';
 import type { Runbook } from '../runbooks/runbooks.types';
 import type { SessionCredentials } from '../targets/targets.types';
-import type {
-  ExecutionRecord,
-  ExecutionStatus,
-  SessionEvent,
-  SessionRecord,
-} from './sessions.types';
+import type { ExecutionQueue } from './execution-queue';
+import type { ExecutionRecord, SessionEvent, SessionRecord } from './sessions.types';
 
 /** An execution waiting for, or holding, the session's kernel. */
 export interface PendingExecution {
@@ -32,10 +29,10 @@ export interface PendingExecution {
  */
 export class SessionRuntime {
   kernel: Kernel | null = null;
-  readonly queue: PendingExecution[] = [];
-  running: PendingExecution | null = null;
-  /** Why the running execution is being stopped, if we asked it to stop. */
-  stopReason: Extract<ExecutionStatus, 'interrupted'> | null = null;
+  /** The language adapter of the bound kernel (set with its session set-up). */
+  language: KernelLanguageAdapter | null = null;
+  /** Its executions, queued and running (set right after construction). */
+  executions!: ExecutionQueue;
   readonly events = new Subject<SessionEvent>();
   private unsubscribeDeath: (() => void) | null = null;
   /** Serializes the steps that must not interleave (enqueue, state changes). */

@@ -1,5 +1,8 @@
+import { Injectable } from '@nestjs/common';
 import { ErrorCode, RungateError } from '../common/errors';
-import type { ExecutionState, SessionState } from './sessions.types';
+import type { SessionRuntime } from './session-runtime';
+import { SessionsRepository } from './sessions.repository';
+import type { ExecutionState, SessionRecord, SessionState } from './sessions.types';
 
 /** Every allowed move of a session; anything else is refused. */
 const SESSION_TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
@@ -45,4 +48,38 @@ export function isSessionOver(state: SessionState): boolean {
 
 export function isExecutionFinished(state: ExecutionState): boolean {
   return EXECUTION_TRANSITIONS[state].length === 0;
+}
+
+/**
+ * The one place a session's state moves: refuses illegal moves, persists the states
+ * that outlive a request and tells subscribers. A cell starting and ending is
+ * recorded by its execution row, so `busy` and the way back to `idle` stay in memory.
+ */
+@Injectable()
+export class SessionTransitions {
+  constructor(private readonly repo: SessionsRepository) {}
+
+  async apply(
+    rt: SessionRuntime,
+    to: SessionState,
+    extra: { kernel?: SessionRecord['kernel']; reason?: string } = {},
+  ): Promise<void> {
+    const from = rt.session.state;
+    assertSessionMove(from, to);
+    const over = isSessionOver(to);
+    const transient = to === 'busy' || (from === 'busy' && to === 'idle');
+    if (!transient) {
+      await this.repo.setSessionState(rt.id, to, {
+        kernel: extra.kernel,
+        endReason: over ? extra.reason : undefined,
+      });
+    }
+    rt.session = { ...rt.session, state: to, ...(extra.kernel ? { kernel: extra.kernel } : {}) };
+    rt.emit({
+      type: 'session.state',
+      session: rt.id,
+      state: to,
+      ...(extra.reason ? { reason: extra.reason } : {}),
+    });
+  }
 }

@@ -20,7 +20,11 @@ import { ErrorCode, RungateError } from '../common/errors';
 import { CurrentPrincipal } from '../auth';
 import { Authorize } from '../policy/authorize.decorator';
 import { PolicyService } from '../policy/policy.service';
-import { SessionResourceResolver, StartSessionResourceResolver } from './session-resource.resolver';
+import {
+  CellResourceResolver,
+  SessionResourceResolver,
+  StartSessionResourceResolver,
+} from './session-resource.resolver';
 import { ListSessionsQueryDto, WaitQueryDto } from './dto/query.dto';
 import { ExecuteCellDto } from './dto/execute-cell.dto';
 import { StartSessionDto } from './dto/start-session.dto';
@@ -87,7 +91,7 @@ export class SessionsController {
 
   @Post(':id/cells/:cellId/execute')
   @HttpCode(200)
-  @Authorize('cell:execute', SessionResourceResolver)
+  @Authorize('cell:execute', CellResourceResolver)
   @ApiOperation({
     summary: 'Run one cell',
     description:

@@ -4,8 +4,18 @@ import { AuditModule } from '../audit';
 import { KernelsModule } from '../kernels/kernels.module';
 import { RunbooksModule } from '../runbooks';
 import { TargetsModule } from '../targets/targets.module';
-import { SessionResourceResolver, StartSessionResourceResolver } from './session-resource.resolver';
+import { CellRunner } from './cell-runner';
+import { ExecutionRequests } from './execution-requests';
+import { KernelBinding } from './kernel-binding';
+import { MutatingGate } from './mutating-gate';
+import {
+  CellResourceResolver,
+  SessionResourceResolver,
+  StartSessionResourceResolver,
+} from './session-resource.resolver';
 import { SessionAudit } from './session-audit';
+import { SessionLifecycle } from './session-lifecycle';
+import { SessionTransitions } from './session-state';
 import { SessionFactsAdapter } from './session-facts';
 import { SessionsStoreModule } from './sessions-store.module';
 import { SessionsController } from './sessions.controller';
@@ -21,7 +31,19 @@ import { SessionsService } from './sessions.service';
     ApprovalsModule.register({ facts: SessionFactsAdapter, imports: [SessionsStoreModule] }),
   ],
   controllers: [SessionsController],
-  providers: [SessionAudit, SessionsService, SessionResourceResolver, StartSessionResourceResolver],
+  providers: [
+    SessionAudit,
+    SessionTransitions,
+    KernelBinding,
+    MutatingGate,
+    ExecutionRequests,
+    CellRunner,
+    SessionLifecycle,
+    SessionsService,
+    SessionResourceResolver,
+    CellResourceResolver,
+    StartSessionResourceResolver,
+  ],
   exports: [SessionsService],
 })
 export class SessionsModule {}

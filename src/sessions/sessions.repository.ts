@@ -49,6 +49,7 @@ interface ExecutionRow {
   requested_by_name: string;
   requested_at: Date;
   started_at: Date | null;
+  kernel_id: string | null;
   finished_at: Date | null;
 }
 
@@ -254,10 +255,11 @@ export class SessionsRepository {
     return toExecution(r.rows[0]);
   }
 
-  async markRunning(id: string): Promise<void> {
+  async markRunning(id: string, kernelId: string): Promise<void> {
     await this.db.query(
-      `UPDATE executions SET state = 'running', started_at = now() WHERE id = $1 AND state = 'queued'`,
-      [id],
+      `UPDATE executions SET state = 'running', started_at = now(), kernel_id = $2
+       WHERE id = $1 AND state = 'queued'`,
+      [id, kernelId],
     );
   }
 
@@ -303,8 +305,8 @@ export class SessionsRepository {
     return r.rows[0] ? toExecution(r.rows[0]) : undefined;
   }
 
-  async listExecutions(sessionId: string): Promise<ExecutionRecord[]> {
-    const r = await this.db.query<ExecutionRow>(
+  async listExecutions(sessionId: string, q: Queryable = this.db): Promise<ExecutionRecord[]> {
+    const r = await q.query<ExecutionRow>(
       'SELECT * FROM executions WHERE session_id = $1 ORDER BY seq',
       [sessionId],
     );
@@ -355,6 +357,7 @@ function toExecution(r: ExecutionRow): ExecutionRecord {
     requestedBy: { sub: r.requested_by_sub, name: r.requested_by_name },
     requestedAt: r.requested_at,
     startedAt: r.started_at,
+    kernelId: r.kernel_id ?? null,
     finishedAt: r.finished_at,
   };
 }

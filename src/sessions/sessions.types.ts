@@ -67,6 +67,8 @@ export interface ExecutionRecord {
   outputs: NotebookOutput[];
   outputBytes: number;
   truncated: boolean;
+  /** The kernel that ran it (set when it starts running). */
+  kernelId: string | null;
   requestedBy: Pick<Principal, 'sub' | 'name'>;
   requestedAt: Date;
   startedAt: Date | null;

@@ -20,12 +20,6 @@ function ordersRunbook(fixComment = ''): string {
     cells: [
       { id: 'params', tags: ['parameters'], source: 'dsn_file = "/tmp/unset"' },
       {
-        id: 'helpers',
-        // The test needs the elevated DSN the cell holds; base64 gets it past redaction.
-        source:
-          'import base64, os\ndef DSN_OUT():\n    return "DSN:" + base64.b64encode(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"].encode()).decode()',
-      },
-      {
         id: 'look',
         source:
           'import rungate\nwith rungate.connect("orders-db") as c:\n    print(c.execute("select count(*) from orders where status = \'stuck\'").fetchone()[0])',
@@ -34,16 +28,6 @@ function ordersRunbook(fixComment = ''): string {
         id: 'fix',
         tags: ['mutating'],
         source: `${fixComment}import os, rungate\nELEVATED = os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"]\nwith rungate.connect("orders-db") as c:\n    c.execute("update orders set status = 'retried' where status = 'stuck'")\nprint("fixed")\nprint(ELEVATED)`,
-      },
-      {
-        id: 'fix-slow',
-        tags: ['mutating'],
-        source: 'import os, time\nprint(DSN_OUT(), flush=True)\ntime.sleep(60)',
-      },
-      {
-        id: 'fix-die',
-        tags: ['mutating'],
-        source: 'import os, time\nprint(DSN_OUT(), flush=True)\ntime.sleep(0.5)\nos._exit(1)',
       },
       { id: 'reuse', source: 'import psycopg\npsycopg.connect(ELEVATED).execute("select 1")' },
     ],
@@ -61,6 +45,28 @@ async function canWrite(dsn: string): Promise<boolean> {
   } finally {
     await c.end().catch(() => undefined);
   }
+}
+
+/**
+ * One mutating cell that prints the elevated DSN it holds (base64 gets it past
+ * redaction), after the read-only cells it builds on: each runbook has one, since a
+ * mutating cell runs only after every cell above it ran successfully.
+ */
+function revokeRunbook(id: string, then: string): string {
+  return notebook({
+    title: `Revocation (${id}, test)`,
+    targets: ['orders-db'],
+    environment: 'prod',
+    cells: [
+      { id: 'params', tags: ['parameters'], source: 'dsn_file = "/tmp/unset"' },
+      {
+        id: 'helpers',
+        source:
+          'import base64, os\ndef DSN_OUT():\n    return "DSN:" + base64.b64encode(os.environ["RUNGATE_TARGET_ORDERS_DB_DSN"].encode()).decode()',
+      },
+      { id, tags: ['mutating'], source: `import os, time\nprint(DSN_OUT(), flush=True)\n${then}` },
+    ],
+  });
 }
 
 /**
@@ -88,7 +94,11 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
   beforeAll(async () => {
     const admin = inject('postgresUrl');
     target = await createOrdersTarget(admin, 'e2e_appr');
-    runbooks = runbooksDir({ 'test/orders-fix': ordersRunbook() });
+    runbooks = runbooksDir({
+      'test/orders-fix': ordersRunbook(),
+      'test/orders-slow': revokeRunbook('fix-slow', 'time.sleep(60)'),
+      'test/orders-die': revokeRunbook('fix-die', 'time.sleep(0.5)\nos._exit(1)'),
+    });
     conf = mkdtempSync(join(tmpdir(), 'rungate-approvals-'));
     policies = join(conf, 'policies');
     cpSync(join(ROOT, 'policies'), policies, { recursive: true });
@@ -113,12 +123,12 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
   });
 
   const as = (p: Person) => tokens.get(p) as string;
-  const startSession = async (who: Person = 'alice') => {
+  const startSession = async (who: Person = 'alice', runbook = 'test/orders-fix') => {
     const dsnFile = join(conf, `dsn-${Math.random().toString(16).slice(2)}`);
     const r = await gw.api('/v1/sessions', {
       token: as(who),
       body: {
-        runbook: 'test/orders-fix',
+        runbook,
         reason: 'stuck orders, INC-1',
         parameters: { dsn_file: dsnFile },
       },
@@ -217,8 +227,27 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     expect(again.body.reason_code).toBe('consumed');
   });
 
-  it('revokes elevated credentials when the approved cell is interrupted or its kernel dies', async () => {
+  it('runs a mutating cell only after the cells above it ran, in order, on the current kernel', async () => {
     const s = await startSession();
+    const id = await grant(s.id, 'fix');
+    const early = await exec(s.id, 'fix');
+    expect(early.status).toBe(409);
+    expect(early.body.code).toBe('out_of_order');
+    expect(early.body.runFirst).toEqual(['look']);
+    // Refused before anything committed: the grant is still there to use.
+    const view = await gw.api(`/v1/approvals/${id}`, { token: as('dave') });
+    expect(view.body.approval.state).toBe('approved');
+    expect(view.body.runFirst).toEqual(['look']);
+    expect((await exec(s.id, 'look')).body.status).toBe('ok');
+    const after = await gw.api(`/v1/approvals/${id}`, { token: as('dave') });
+    expect(after.body.runFirst).toEqual([]);
+    const ran = await exec(s.id, 'fix');
+    expect(ran.status, JSON.stringify(ran.body)).toBe(200);
+    expect(ran.body.status).toBe('ok');
+  });
+
+  it('revokes elevated credentials when the approved cell is interrupted or its kernel dies', async () => {
+    const s = await startSession('alice', 'test/orders-slow');
     expect((await exec(s.id, 'helpers')).body.status).toBe('ok');
     await grant(s.id, 'fix-slow');
     const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, as('alice'));
@@ -239,8 +268,10 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     await sse.close();
     await waitFor('the elevated role to be gone', async () => !(await canWrite(dsn)), 5000);
 
-    await grant(s.id, 'fix-die');
-    const died = await exec(s.id, 'fix-die');
+    const s2 = await startSession('alice', 'test/orders-die');
+    expect((await exec(s2.id, 'helpers')).body.status).toBe('ok');
+    await grant(s2.id, 'fix-die');
+    const died = await exec(s2.id, 'fix-die');
     expect(died.body.status).toBe('kernel_died');
     const dsn2 = printedDsn(JSON.stringify(died.body.outputs), target.url);
     expect(dsn2).not.toBe(dsn);
@@ -283,6 +314,7 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
 
     appendFileSync(join(policies, 'policy.csv'), '\ng, user:alice, group:incident-commanders\n');
     const s = await startSession();
+    expect((await exec(s.id, 'look')).body.status).toBe('ok');
     const ran = await waitFor(
       'break-glass to be allowed',
       async () => {

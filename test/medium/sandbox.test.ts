@@ -12,7 +12,7 @@ import type { AppConfig } from '../../src/config/config.types';
 import { KernelsService } from '../../src/kernels/kernels.service';
 import type { ExecuteResult, Kernel } from '../../src/kernels/kernels.types';
 import { isStreamMsg } from '../../src/kernels/messages';
-import { relayCode } from '../../src/sessions/sessions.service';
+import { pythonAdapter } from '../../src/kernels/languages';
 import { kernelTestConfig, processExists, waitUntil } from '../support/kernels';
 
 const SECRET = 'gateway-secret-4f1c9a';
@@ -198,7 +198,7 @@ describe('kernel sandbox', () => {
       const to = plan.route({ host: '127.0.0.1', port });
       expect(to.host).not.toBe('127.0.0.1');
       const relays = await other.forward(plan);
-      expect((await run(other, relayCode(relays))).result.status).toBe('ok');
+      expect((await run(other, pythonAdapter.startRelays(relays))).result.status).toBe('ok');
       const said = await probe<string>(
         other,
         [

@@ -1,0 +1,409 @@
+/**
+ * The life of a session in this gateway process: admitted within the open-session
+ * limits, started on a pinned runbook version with read-only credentials and a
+ * kernel, given a new kernel after a death, and ended (on request, when idle too
+ * long, at its maximum lifetime, at shutdown) with its kernel, credentials and open
+ * approvals gone. Sessions of a previous process are marked lost at start-up.
+ */
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ApprovalsService } from '../approvals';
+import type { Principal } from '../auth/principal';
+import { ErrorCode, RungateError } from '../common/errors';
+import { Redactor } from '../common/redact';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { KernelsService } from '../kernels/kernels.service';
+import type { Kernel, KernelLimit } from '../kernels/kernels.types';
+import { parseNotebook, validateParameters } from '../runbooks';
+import { RunbooksService } from '../runbooks/runbooks.service';
+import type { Runbook } from '../runbooks/runbooks.types';
+import { TargetsService } from '../targets/targets.service';
+import { CellRunner } from './cell-runner';
+import { ExecutionQueue } from './execution-queue';
+import { auditUnavailable, ExecutionRequests } from './execution-requests';
+import { KernelBinding } from './kernel-binding';
+import { SessionAudit } from './session-audit';
+import { SessionRuntime, type PendingExecution } from './session-runtime';
+import { assertSessionMove, isSessionOver, SessionTransitions } from './session-state';
+import { SessionsRepository } from './sessions.repository';
+import type { ExecutionRecord, SessionRecord } from './sessions.types';
+
+export interface StartSessionInput {
+  runbook: string;
+  version?: string;
+  parameters?: Record<string, unknown>;
+  reason: string;
+  incident?: string;
+}
+
+/** How often idle and lifetime limits are checked. */
+const SWEEP_INTERVAL_MS = 1000;
+
+@Injectable()
+export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly log = new Logger(SessionLifecycle.name);
+  private readonly runtimes = new Map<string, SessionRuntime>();
+  private readonly instanceId = randomUUID();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repo: SessionsRepository,
+    private readonly runbooks: RunbooksService,
+    private readonly kernels: KernelsService,
+    private readonly targets: TargetsService,
+    private readonly audit: SessionAudit,
+    private readonly approvals: ApprovalsService,
+    private readonly binding: KernelBinding,
+    private readonly runner: CellRunner,
+    private readonly requests: ExecutionRequests,
+    private readonly transitions: SessionTransitions,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const reason = 'the gateway restarted and the session kernel is gone';
+    const lost = await this.repo.markOpenSessionsLost(reason, async (tx, sessions) => {
+      for (const s of sessions) await this.audit.sessionEnded(tx, s, reason, true);
+    });
+    if (lost.length > 0) {
+      this.log.warn({ sessions: lost.map((s) => s.id) }, `marked ${lost.length} session(s) lost`);
+    }
+    // Credentials minted for sessions that are over (a crash left them) are revoked now.
+    const swept = await this.targets.sweepOrphans(async (id) => this.repo.isOpen(id));
+    if (swept.dropped.length > 0 || swept.failed.length > 0) {
+      this.log.warn(swept, 'swept credentials left by sessions that are over');
+    }
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  /** Before kernels and the database go away: each open session ends and says why. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await Promise.allSettled(
+      [...this.runtimes.values()].map((rt) => this.end(rt, 'the gateway shut down')),
+    );
+  }
+
+  /** The runtime of an open session held here, if any. */
+  held(id: string): SessionRuntime | undefined {
+    return this.runtimes.get(id);
+  }
+
+  /** The runtime of an open session; refuses one that is over or not held here. */
+  live(id: string, stored: SessionRecord | undefined): SessionRuntime {
+    const rt = this.runtimes.get(id);
+    if (rt && !rt.ending) return rt;
+    if (stored && isSessionOver(stored.state)) {
+      throw new RungateError(ErrorCode.SessionEnded, `session ${id} is ${stored.state}`, {
+        state: stored.state,
+        reason: stored.endReason,
+      });
+    }
+    throw new RungateError(
+      ErrorCode.SessionEnded,
+      `session ${id} is not held by this gateway (its kernel is gone)`,
+    );
+  }
+
+  // ---- start --------------------------------------------------------------------
+
+  async start(principal: Principal, input: StartSessionInput): Promise<SessionRuntime> {
+    this.assertRoomFor(principal);
+    const runbook = await this.resolveRunbook(input.runbook, input.version);
+    const parameters = runbook.parameters
+      ? validateParameters(runbook, input.parameters ?? {})
+      : rejectParameters(input.parameters);
+    const environment = this.environmentOf(runbook);
+    const id = randomUUID();
+    const expiresAt = new Date(Date.now() + this.config.sessions.maxLifetimeMs);
+    // Where the kernel reaches each target (through forwarders, in a sandbox): its
+    // credentials name those addresses.
+    const routes = this.kernels.planRoutes(this.targets.endpoints(runbook.targets));
+    const credentials = await this.targets.issueSessionCredentials(
+      runbook.targets,
+      { id, expiresAt },
+      routes.route,
+    );
+    const redactor = new Redactor(credentials.secrets);
+    let session: SessionRecord;
+    try {
+      session = await this.audit
+        .transaction(async (tx) => {
+          const created = await this.repo.insertSession(
+            {
+              id,
+              runbookId: runbook.id,
+              runbookVersion: runbook.version,
+              runbookContent: runbook.content,
+              environment,
+              targets: runbook.targets,
+              parameters,
+              reason: input.reason,
+              incident: input.incident ?? null,
+              owner: { sub: principal.sub, name: principal.name },
+              instanceId: this.instanceId,
+              expiresAt,
+            },
+            tx,
+          );
+          await this.audit.sessionStarted(tx, created, credentials, (v) => redactor.value(v));
+          return created;
+        })
+        .catch(auditUnavailable);
+    } catch (err) {
+      await credentials.release().catch(() => undefined);
+      throw err;
+    }
+    const rt = new SessionRuntime(session, runbook, credentials, routes, redactor);
+    rt.executions = new ExecutionQueue(this.config.sessions.maxQueuedExecutions, {
+      ready: () => rt.kernel !== null && rt.session.state === 'idle' && !rt.ending,
+      run: (p, stopping) => {
+        const kernel = rt.kernel;
+        if (!kernel) return this.cancelledRun(rt, p);
+        return this.runner.run(rt, kernel, p, stopping);
+      },
+      interrupt: async () => rt.kernel?.interrupt(),
+      cancelled: (dropped) => this.recordCancelled(rt, dropped),
+      timedOut: (p) =>
+        this.log.warn(
+          { session: rt.id, execution: p.record.id },
+          'cell timed out; interrupting it',
+        ),
+    });
+    this.runtimes.set(id, rt);
+    try {
+      await this.attachKernel(rt, principal);
+    } catch (err) {
+      await this.end(rt, `no kernel could be started: ${(err as Error).message}`);
+      throw err;
+    }
+    return rt;
+  }
+
+  /** Attaches a fresh kernel to a session whose kernel died (or replaces a live one). */
+  async replaceKernel(principal: Principal, rt: SessionRuntime): Promise<void> {
+    if (!rt.executions.idle) {
+      throw new RungateError(ErrorCode.Busy, 'the session is running a cell; interrupt it first');
+    }
+    void this.binding.release(rt.unbindKernel());
+    await this.attachKernel(rt, principal);
+  }
+
+  private async attachKernel(rt: SessionRuntime, principal: Principal): Promise<void> {
+    if (rt.session.state !== 'starting') await this.transitions.apply(rt, 'starting');
+    const kernel = await this.binding.acquire(rt);
+    rt.bindKernel(kernel, (reason, limit) => void this.onKernelDied(rt, kernel, reason, limit));
+    await this.transitions.apply(rt, 'idle', {
+      kernel: { id: kernel.id, pid: kernel.pid, name: kernel.kernelName },
+    });
+    await this.audit.kernelStarted(rt.session, {
+      id: kernel.id,
+      name: kernel.kernelName,
+      pid: kernel.pid,
+    });
+    const parametersCell = rt.runbook.cells.find((c) => c.class === 'parameters');
+    // The session's values are in place before anyone runs a cell that reads them.
+    if (parametersCell) {
+      const [p] = await this.requests.enqueue(rt, principal, [parametersCell], null);
+      await p.done;
+    }
+  }
+
+  private async onKernelDied(
+    rt: SessionRuntime,
+    kernel: Kernel,
+    reason: string,
+    limit?: KernelLimit,
+  ): Promise<void> {
+    if (rt.kernel !== kernel || rt.ending) return;
+    this.log.warn({ session: rt.id, reason }, 'session kernel died');
+    rt.unbindKernel();
+    await this.audit.kernelDied(
+      rt.session,
+      { id: kernel.id, name: kernel.kernelName, pid: kernel.pid },
+      limit ?? reason,
+    );
+    await rt.executions.cancel();
+    await this.transitions.apply(rt, 'kernel_dead', { reason }).catch((err: unknown) => {
+      this.log.error({ err, session: rt.id }, 'could not record kernel death');
+    });
+  }
+
+  // ---- end ----------------------------------------------------------------------
+
+  /** Ends a session held here: queue dropped, kernel shut down, credentials revoked, approvals cancelled. */
+  async end(rt: SessionRuntime, reason: string): Promise<void> {
+    if (rt.ending) return;
+    rt.ending = true;
+    await rt.executions.cancel();
+    const running = rt.executions.running;
+    await this.binding.release(rt.unbindKernel());
+    // The running execute resolves once its kernel is gone; let it record itself.
+    await running?.done;
+    let releaseError: unknown;
+    await rt.credentials.release().catch((err: unknown) => {
+      releaseError = err;
+      this.log.error({ err }, 'credential release failed');
+    });
+    await this.audit.credentialsRevoked(rt.session, rt.credentials, releaseError);
+    try {
+      assertSessionMove(rt.session.state, 'ended');
+      await this.audit.transaction(async (tx) => {
+        await this.repo.setSessionState(rt.id, 'ended', { endReason: reason }, tx);
+        await this.approvals.cancelForSession(tx, rt.id, `the session ended: ${reason}`);
+        await this.audit.sessionEnded(tx, rt.session, reason);
+      });
+      rt.session = { ...rt.session, state: 'ended', endReason: reason };
+      rt.emit({ type: 'session.state', session: rt.id, state: 'ended', reason });
+    } finally {
+      this.runtimes.delete(rt.id);
+      rt.events.complete();
+    }
+  }
+
+  /** Closes the record of a session open in the database but not held here (its kernel is gone). */
+  async endStored(s: SessionRecord, reason: string): Promise<void> {
+    if (isSessionOver(s.state)) return;
+    await this.audit
+      .transaction(async (tx) => {
+        await this.repo.setSessionState(s.id, 'ended', { endReason: reason }, tx);
+        await this.audit.sessionEnded(tx, s, reason);
+      })
+      .catch(auditUnavailable);
+  }
+
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    for (const rt of this.runtimes.values()) {
+      if (rt.ending) continue;
+      if (now >= rt.session.expiresAt.getTime()) {
+        await this.end(rt, 'the session reached its maximum lifetime').catch(() => undefined);
+      } else if (
+        rt.executions.idle &&
+        now - rt.session.lastActivityAt.getTime() >= this.config.sessions.idleTimeoutMs
+      ) {
+        await this.end(rt, 'the session was idle too long').catch(() => undefined);
+      }
+    }
+  }
+
+  // ---- executions that never ran -------------------------------------------------
+
+  private async recordCancelled(
+    rt: SessionRuntime,
+    dropped: readonly PendingExecution[],
+  ): Promise<ExecutionRecord[]> {
+    const ids = dropped.map((p) => p.record.id);
+    await this.repo.cancelQueued(rt.id, ids).catch((err: unknown) => {
+      this.log.error({ err, session: rt.id }, 'could not record cancelled executions');
+    });
+    const records: ExecutionRecord[] = [];
+    for (const p of dropped) {
+      rt.emit({
+        type: 'execution.finished',
+        session: rt.id,
+        execution: p.record.id,
+        cell: p.record.cellId,
+        status: 'cancelled',
+        truncated: false,
+      });
+      records.push((await this.repo.findExecution(p.record.id).catch(() => undefined)) ?? p.record);
+    }
+    return records;
+  }
+
+  /** The kernel went away between queueing and running: the execution never ran. */
+  private async cancelledRun(rt: SessionRuntime, p: PendingExecution) {
+    const [record] = await this.recordCancelled(rt, [p]);
+    return { record, status: 'cancelled' as const };
+  }
+
+  // ---- admission ------------------------------------------------------------------
+
+  /** Each session holds a kernel process: their number is bounded, in all and per person. */
+  private assertRoomFor(principal: Principal): void {
+    const open = [...this.runtimes.values()].filter((rt) => !rt.ending);
+    const mine = open.filter((rt) => rt.session.owner.sub === principal.sub);
+    if (mine.length >= this.config.sessions.maxOpenPerUser) {
+      throw new RungateError(
+        ErrorCode.Busy,
+        `you already have ${mine.length} open sessions (the limit is ${this.config.sessions.maxOpenPerUser}); end one with DELETE /v1/sessions/{id}`,
+        { open: mine.map((rt) => rt.id) },
+      );
+    }
+    if (open.length >= this.config.sessions.maxOpen) {
+      throw new RungateError(
+        ErrorCode.Busy,
+        `this gateway runs ${open.length} sessions, its limit; try again when one ends`,
+      );
+    }
+  }
+
+  /**
+   * A session's environment is where its targets are: the policy and the quorum key
+   * on it, so a runbook's own label must agree with them (a `staging` label on a
+   * runbook that reaches a `prod` database would dodge the prod rules).
+   */
+  environmentOf(runbook: Runbook): string {
+    const where = new Map<string, string[]>();
+    for (const name of runbook.targets) {
+      const env = this.targets.describe(name)?.environment;
+      if (env !== undefined) where.set(env, [...(where.get(env) ?? []), name]);
+    }
+    const conflict = [...where].find(([env]) => env !== runbook.environment);
+    if (conflict) {
+      throw new RungateError(
+        ErrorCode.RunbookInvalid,
+        `runbook ${runbook.id} says it runs in "${runbook.environment}", but its target ` +
+          `${conflict[1].join(', ')} is in "${conflict[0]}"`,
+        { environment: runbook.environment, targets: Object.fromEntries(where) },
+      );
+    }
+    return runbook.environment;
+  }
+
+  private async resolveRunbook(id: string, version: string | undefined): Promise<Runbook> {
+    const current = this.runbooks.get(id);
+    if (version === undefined || version === current.version) return current;
+    const pinned = await this.pinnedRunbook(id, version);
+    if (pinned) return pinned;
+    throw new RungateError(
+      ErrorCode.NotFound,
+      `version ${version} of runbook ${id} is not available; the current version is ${current.version}`,
+      { currentVersion: current.version },
+    );
+  }
+
+  /** A version seen by this process, or stored when a session pinned it. */
+  async pinnedRunbook(id: string, version: string): Promise<Runbook | undefined> {
+    const known = this.runbooks.getVersion(id, version);
+    if (known) return known;
+    const stored = await this.repo.snapshot(id, version);
+    if (stored === undefined) return undefined;
+    const parsed = parseNotebook(id, stored, {
+      path: `${id}.ipynb`,
+      defaultKernel: this.config.kernels.defaultKernel,
+    });
+    return parsed.valid ? parsed : undefined;
+  }
+}
+
+function rejectParameters(values: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (values && Object.keys(values).length > 0) {
+    throw new RungateError(ErrorCode.InvalidRequest, 'this runbook takes no parameters', {
+      errors: Object.keys(values).map((name) => ({
+        parameter: name,
+        message: 'unknown parameter',
+      })),
+    });
+  }
+  return {};
+}

@@ -1,0 +1,293 @@
+/**
+ * The execution core without HTTP, driven by a scripted kernel so that deaths,
+ * interrupts and timeouts happen at chosen moments: queueing and its limit,
+ * interrupt, cell timeout, kernel death, a re-attached kernel getting its set-up
+ * again, open-session limits, ordered state and the mutating gate. Real PostgreSQL,
+ * policy and audit; only the kernel is scripted (the e2e suite runs real ones).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Principal } from '../../src/auth/principal';
+import { ErrorCode, RungateError } from '../../src/common/errors';
+import { ConfigModule } from '../../src/config/config.module';
+import { loadConfig } from '../../src/config/load-config';
+import { DbModule } from '../../src/db/db.module';
+import { planRoutes } from '../../src/kernels/forwarding';
+import { KernelsService } from '../../src/kernels/kernels.service';
+import type {
+  ExecuteOptions,
+  ExecuteResult,
+  Kernel,
+  KernelStatus,
+  Relay,
+} from '../../src/kernels/kernels.types';
+import { PolicyModule } from '../../src/policy/policy.module';
+import { SessionsModule } from '../../src/sessions/sessions.module';
+import { SessionsService } from '../../src/sessions/sessions.service';
+import type { ExecutionRecord } from '../../src/sessions/sessions.types';
+import { waitFor } from '../support/net';
+import { notebook, runbooksDir } from '../support/notebooks';
+import { createDatabase } from '../support/postgres';
+
+/** A kernel whose cells do what their code says: `hold` waits to be interrupted, `die` kills it. */
+class ScriptedKernel implements Kernel {
+  readonly id = randomUUID();
+  readonly pid = 0;
+  readonly kernelName = 'python3';
+  readonly language = 'python';
+  readonly startedAt = new Date();
+  readonly network = 'host' as const;
+  /** Every code the kernel received, silent set-up cells included. */
+  readonly received: string[] = [];
+  private dead = false;
+  private readonly died = new Set<(reason: string) => void>();
+  private readonly waiting = new Set<(r: ExecuteResult) => void>();
+
+  get status(): KernelStatus {
+    return this.dead ? 'dead' : this.waiting.size > 0 ? 'busy' : 'idle';
+  }
+
+  async execute(code: string, _options?: ExecuteOptions): Promise<ExecuteResult> {
+    if (this.dead) return { status: 'kernel_died', reason: 'dead' };
+    this.received.push(code);
+    if (code.includes('# die')) {
+      setImmediate(() => this.die('process exited with code 1'));
+    }
+    if (code.includes('# hold') || code.includes('# die')) {
+      return new Promise((resolve) => this.waiting.add(resolve));
+    }
+    return { status: 'ok', executionCount: this.received.length };
+  }
+
+  async interrupt(): Promise<void> {
+    for (const resolve of [...this.waiting]) {
+      this.waiting.delete(resolve);
+      resolve({
+        status: 'error',
+        executionCount: null,
+        ename: 'KeyboardInterrupt',
+        evalue: '',
+        traceback: [],
+      });
+    }
+  }
+
+  die(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    for (const resolve of [...this.waiting]) resolve({ status: 'kernel_died', reason });
+    this.waiting.clear();
+    for (const listener of [...this.died]) listener(reason);
+  }
+
+  async restart(): Promise<void> {}
+  async shutdown(): Promise<void> {
+    this.dead = true;
+    for (const resolve of [...this.waiting])
+      resolve({ status: 'kernel_died', reason: 'shut down' });
+    this.waiting.clear();
+  }
+  onDied(listener: (reason: string) => void): () => void {
+    this.died.add(listener);
+    return () => this.died.delete(listener);
+  }
+  log(): string {
+    return '';
+  }
+  async forward(): Promise<readonly Relay[]> {
+    return [];
+  }
+  connectionMark(): number {
+    return 0;
+  }
+  closeConnections(): number {
+    return 0;
+  }
+}
+
+/** The kernels module as the core sees it, handing out scripted kernels. */
+class ScriptedKernels {
+  readonly kernels: ScriptedKernel[] = [];
+  async acquire(): Promise<Kernel> {
+    const k = new ScriptedKernel();
+    this.kernels.push(k);
+    return k;
+  }
+  planRoutes(endpoints: Parameters<KernelsService['planRoutes']>[0]) {
+    return planRoutes('host', endpoints);
+  }
+  specs() {
+    return [];
+  }
+  poolStats() {
+    return {};
+  }
+  async onModuleInit(): Promise<void> {}
+  async onApplicationShutdown(): Promise<void> {}
+}
+
+const RUNBOOK = notebook({
+  title: 'Core (test)',
+  environment: 'staging',
+  cells: [
+    { id: 'params', tags: ['parameters'], source: 'region = "eu"' },
+    { id: 'look', source: 'print(region)' },
+    { id: 'change', tags: ['mutating'], source: 'print("changed")' },
+    { id: 'hold', source: '# hold' },
+    { id: 'die', source: '# die' },
+  ],
+});
+
+const alice: Principal = { sub: 'alice', name: 'Alice', groups: ['oncall'] };
+const ivan: Principal = {
+  sub: 'ivan',
+  name: 'Ivan Commander',
+  groups: ['oncall', 'incident-commanders'],
+};
+
+async function refusal(p: Promise<unknown>): Promise<RungateError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RungateError);
+  return err as RungateError;
+}
+
+describe('execution core (scripted kernel)', () => {
+  let moduleRef: TestingModule;
+  let sessions: SessionsService;
+  let kernels: ScriptedKernels;
+  let dataDir: string;
+  let runbooks: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'rungate-core-'));
+    runbooks = runbooksDir({ 'test/core': RUNBOOK });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: await createDatabase(inject('postgresUrl'), 'core'),
+      RUNGATE_DATA_DIR: dataDir,
+      RUNGATE_RUNBOOKS_DIR: runbooks,
+      RUNGATE_POLICY_WATCH: 'false',
+      RUNGATE_DEMO_TARGET: 'false',
+      RUNGATE_MAX_QUEUED_EXECUTIONS: '2',
+      RUNGATE_MAX_SESSIONS_PER_USER: '3',
+      RUNGATE_CELL_TIMEOUT: '1',
+      RUNGATE_KERNEL_PROVISIONER: 'process',
+    });
+    kernels = new ScriptedKernels();
+    moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(config), DbModule, PolicyModule, SessionsModule],
+    })
+      .overrideProvider(KernelsService)
+      .useValue(kernels)
+      .compile();
+    moduleRef.useLogger(['error']);
+    await moduleRef.init();
+    sessions = moduleRef.get(SessionsService);
+  });
+
+  afterAll(async () => {
+    await moduleRef?.close();
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(runbooks, { recursive: true, force: true });
+  });
+
+  const start = async (who: Principal = alice) =>
+    (await sessions.start(who, { runbook: 'test/core', reason: 'core test' })).session.id;
+  const kernelOf = () => kernels.kernels[kernels.kernels.length - 1];
+  const run = (id: string, cell: string, wait = true, who: Principal = alice) =>
+    sessions.execute(who, id, cell, wait);
+
+  it('runs cells in order, queues behind a running one and refuses past the limit with busy', async () => {
+    const id = await start();
+    const held = (await run(id, 'hold', false)) as ExecutionRecord;
+    const q1 = await run(id, 'look', false);
+    const q2 = await run(id, 'look', false);
+    const busy = await refusal(run(id, 'look', false));
+    expect(busy.code).toBe(ErrorCode.Busy);
+    const { interrupted, cancelled } = await sessions.interrupt(id);
+    expect(interrupted).toBe(held.id);
+    expect(cancelled.sort()).toEqual([q1.id, q2.id].sort());
+    const done = await sessions.execution(id, held.id);
+    await waitFor('the held cell to end', async () =>
+      (await sessions.execution(id, held.id)).state === 'interrupted' ? true : undefined,
+    );
+    expect(done.id).toBe(held.id);
+    expect((await sessions.execution(id, q1.id)).state).toBe('cancelled');
+    expect((await run(id, 'look')).state).toBe('ok');
+    await sessions.end(alice, id);
+  });
+
+  it('interrupts a cell that runs past its timeout', async () => {
+    const id = await start();
+    const started = Date.now();
+    const held = await run(id, 'hold');
+    expect(held.state).toBe('interrupted');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    await sessions.end(alice, id);
+  });
+
+  it('ends the running cell and the queue when the kernel dies, and refuses cells until a new kernel', async () => {
+    const id = await start();
+    const dying = run(id, 'die') as Promise<ExecutionRecord>;
+    // Queued behind the dying cell, or refused if the death came first: never left waiting.
+    const queued: ExecutionRecord | RungateError = await run(id, 'look', false).catch(
+      (e: RungateError) => e,
+    );
+    expect((await dying).state).toBe('kernel_died');
+    if (!(queued instanceof RungateError))
+      expect((await sessions.execution(id, queued.id)).state).toBe('cancelled');
+    await waitFor('the session to say its kernel died', async () =>
+      (await sessions.get(id)).session.state === 'kernel_dead' ? true : undefined,
+    );
+    const refused = await refusal(run(id, 'look'));
+    expect(refused.code).toBe(ErrorCode.Conflict);
+    const old = kernelOf();
+    await sessions.replaceKernel(alice, id);
+    const fresh = kernelOf();
+    expect(fresh).not.toBe(old);
+    // The new kernel got the session's set-up (environment) and its parameters again.
+    expect(fresh.received.some((c) => c.includes('RUNGATE_SESSION_ID') && c.includes(id))).toBe(
+      true,
+    );
+    expect(
+      fresh.received.some((c) => c.includes("region = 'eu'") || c.includes('region = "eu"')),
+    ).toBe(true);
+    expect((await run(id, 'look')).state).toBe('ok');
+    await sessions.end(alice, id);
+  });
+
+  it('bounds the open sessions per person', async () => {
+    const ids = [await start(), await start(), await start()];
+    const over = await refusal(start());
+    expect(over.code).toBe(ErrorCode.Busy);
+    for (const id of ids) await sessions.end(alice, id);
+    await sessions.end(alice, await start());
+  });
+
+  it('gates a mutating cell: approval first, then the cells above it in order on this kernel', async () => {
+    const id = await start();
+    const noApproval = await refusal(run(id, 'change'));
+    expect(noApproval.code).toBe(ErrorCode.ApprovalRequired);
+    await sessions.end(alice, id);
+
+    const mine = await start(ivan);
+    const breakGlass = { reason: 'payments down' };
+    const early = await refusal(sessions.execute(ivan, mine, 'change', true, breakGlass));
+    expect(early.code).toBe(ErrorCode.OutOfOrder);
+    expect(early.extensions.runFirst).toEqual(['look']);
+    expect((await run(mine, 'look', true, ivan)).state).toBe('ok');
+    expect((await sessions.execute(ivan, mine, 'change', true, breakGlass)).state).toBe('ok');
+    // The parameters run again after `look`: the kernel state `change` needs is gone.
+    expect((await run(mine, 'params', true, ivan)).state).toBe('ok');
+    const again = await refusal(sessions.execute(ivan, mine, 'change', true, breakGlass));
+    expect(again.extensions.runFirst).toEqual(['look']);
+    await sessions.end(ivan, mine);
+  });
+});
