@@ -8,14 +8,16 @@
  *    a consumer notes when each event arrives, and the lag is arrival minus the
  *    event's time. Printed as p50/p99, beside the rate of events produced.
  *
- * Real PostgreSQL and Kafka, started here as the tests start them.
+ * Real PostgreSQL, with durable settings (bench/postgres.ts), and Kafka as the tests
+ * start it.
  */
 import { Client } from 'pg';
 import { consumeUntil } from '../test/support/audit-reader';
 import { startGateway, type Gateway } from '../test/support/gateway';
 import { startKafka, uniqueTopic } from '../test/support/kafka';
 import { notebook, runbooksDir } from '../test/support/notebooks';
-import { createDatabase, startPostgres } from '../test/support/postgres';
+import { createDatabase } from '../test/support/postgres';
+import { startDurablePostgres } from './postgres';
 
 const SESSIONS = Number(process.env.BENCH_AUDIT_SESSIONS ?? 4);
 const FILL_SECONDS = Number(process.env.BENCH_AUDIT_FILL_SECONDS ?? 15);
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
   console.log(
     `rungate audit benchmark: ${SESSIONS} sessions, ${FILL_SECONDS} s of backlog, ${LOAD_SECONDS} s of load`,
   );
-  const pg = await startPostgres();
+  const pg = await startDurablePostgres();
   const kafka = await startKafka();
   const dir = runbooksDir({ 'bench/one': RUNBOOK });
   const dbUrl = await createDatabase(pg.url, 'bench_audit');
