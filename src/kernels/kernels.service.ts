@@ -12,6 +12,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { ConfigError } from '../config/load-config';
 import { planRoutes, type Endpoint, type RoutePlan } from './forwarding';
+import { adapterFor } from './languages';
 import { KernelRegistry } from './kernel-registry';
 import { ProcessProvisioner } from './process-provisioner';
 import type { KernelProvisioner } from './provisioner';
@@ -249,8 +250,17 @@ export class KernelsService implements OnModuleInit, OnApplicationShutdown {
       await kernel.shutdown();
       throw new RungateError(ErrorCode.KernelUnavailable, 'the gateway is shutting down');
     }
+    await this.warmUp(kernel);
     this.logger.log(`started "${spec.name}" kernel ${kernel.id} (pid ${kernel.pid})`);
     return kernel;
+  }
+
+  /** What the session set-up will import, imported now (a failure only costs that time later). */
+  private async warmUp(kernel: LocalKernel): Promise<void> {
+    const code = adapterFor(kernel.language)?.warmUp();
+    if (code === undefined) return;
+    const r = await kernel.execute(code, { silent: true, storeHistory: false });
+    if (r.status !== 'ok') this.logger.warn(`warm-up of kernel ${kernel.id} failed (${r.status})`);
   }
 }
 

@@ -35,6 +35,13 @@ export interface KernelLanguageAdapter {
   traceContextHook(): string;
 
   /**
+   * Code a fresh kernel runs while it waits in the pool: imports the session set-up
+   * will need, so binding a kernel to a session does not wait for them. Ends without
+   * a newline.
+   */
+  warmUp(): string;
+
+  /**
    * Code that starts the kernel's side of target forwarding (one listener per relay,
    * passing connections to the relay's Unix socket). Empty when there are no relays,
    * otherwise ends with a newline.

@@ -54,6 +54,11 @@ export const pythonAdapter: KernelLanguageAdapter = {
     return TRACE_HOOK;
   },
 
+  warmUp(): string {
+    // The helper package (urllib, http.client) and the relay, imported ahead of the session.
+    return 'import json, os, rungate, rungate._forward';
+  },
+
   /** Starts kernels/python/rungate/_forward.py: a listener per route on its loopback address. */
   startRelays(relays: readonly Relay[]): string {
     if (relays.length === 0) return '';
