@@ -314,17 +314,25 @@ export class ApprovalsRepository {
     return r.rowCount === 1;
   }
 
+  /** The reviews of several approvals in one query, by approval id. */
+  async reviewsOf(approvalIds: readonly string[]): Promise<Map<string, ApprovalReview[]>> {
+    const out = new Map<string, ApprovalReview[]>(approvalIds.map((id) => [id, []]));
+    if (approvalIds.length === 0) return out;
+    const r = await this.db.query<ReviewRow & { approval_id: string }>(
+      `SELECT * FROM approval_reviews WHERE approval_id = ANY($1::uuid[])
+       ORDER BY created_at, reviewer_sub`,
+      [approvalIds],
+    );
+    for (const row of r.rows) out.get(row.approval_id)?.push(reviewOf(row));
+    return out;
+  }
+
   async reviews(approvalId: string, q: Queryable = this.db): Promise<ApprovalReview[]> {
     const r = await q.query<ReviewRow>(
       'SELECT * FROM approval_reviews WHERE approval_id = $1 ORDER BY created_at, reviewer_sub',
       [approvalId],
     );
-    return r.rows.map((row) => ({
-      reviewer: { sub: row.reviewer_sub, name: row.reviewer_name, groups: row.reviewer_groups },
-      decision: row.decision,
-      comment: row.comment,
-      at: row.created_at,
-    }));
+    return r.rows.map(reviewOf);
   }
 
   async list(f: ApprovalListFilter): Promise<ApprovalRecord[]> {
@@ -427,5 +435,14 @@ function toRecord(r: ApprovalRow): ApprovalRecord {
         ? null
         : { sub: r.closed_by_sub, name: r.closed_by_name ?? r.closed_by_sub },
     closeComment: r.close_comment,
+  };
+}
+
+function reviewOf(row: ReviewRow): ApprovalReview {
+  return {
+    reviewer: { sub: row.reviewer_sub, name: row.reviewer_name, groups: row.reviewer_groups },
+    decision: row.decision,
+    comment: row.comment,
+    at: row.created_at,
   };
 }

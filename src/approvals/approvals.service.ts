@@ -489,20 +489,32 @@ export class ApprovalsService implements OnModuleInit, OnApplicationShutdown {
       requesterSub: input.mine === true ? principal.sub : undefined,
       limit: Math.min(500, Math.max(1, input.limit ?? 100)),
     });
-    const out: ApprovalListItem[] = [];
+    // One pass: who may see each row (a decision only where it is not their own
+    // request), then the reviews of all visible rows in one query.
+    const visible: Array<{ rec: ApprovalRecord; canApprove: boolean }> = [];
     for (const rec of rows) {
       const own = rec.requester.sub === principal.sub;
       const reviewer =
         !own && this.policy.authorize(principal, 'approval:approve', resourceOf(rec)).allowed;
-      const visible =
+      if (
         own ||
         reviewer ||
-        this.policy.authorize(principal, 'session:read', resourceOf(rec)).allowed;
-      if (!visible) continue;
-      const canApprove = reviewer && (rec.state === 'pending' || rec.state === 'needs_review');
-      out.push({ ...(await this.summary(rec)), canApprove });
+        this.policy.authorize(principal, 'session:read', resourceOf(rec)).allowed
+      ) {
+        const open = rec.state === 'pending' || rec.state === 'needs_review';
+        visible.push({ rec, canApprove: reviewer && open });
+      }
     }
-    return out;
+    const reviews = await this.repo.reviewsOf(visible.map((v) => v.rec.id));
+    return visible.map(({ rec, canApprove }) => {
+      const recReviews = reviews.get(rec.id) ?? [];
+      return {
+        approval: rec,
+        reviews: recReviews,
+        progress: countQuorum(rec.quorum, rec.requester.sub, grantsOf(recReviews)),
+        canApprove,
+      };
+    });
   }
 
   // ---- internals --------------------------------------------------------------

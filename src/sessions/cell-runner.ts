@@ -44,9 +44,14 @@ export class CellRunner {
     let recorder = new OutputRecorder(cap, rt.redactor);
     let outcome: ExecutionOutcome;
     const startedAt = performance.now();
+    // The `running` mark is written beside the kernel's work, not before it: the
+    // request is already committed, and the completion waits for the mark.
+    let marked: Promise<void> = Promise.resolve();
     try {
       await this.transitions.apply(rt, 'busy');
-      await this.repo.markRunning(p.record.id, kernel.id);
+      marked = this.repo.markRunning(p.record.id, kernel.id).catch((err: unknown) => {
+        this.log.error({ err, session: rt.id }, 'could not mark the execution running');
+      });
       rt.emit({
         type: 'execution.started',
         session: rt.id,
@@ -90,7 +95,9 @@ export class CellRunner {
         truncated: recorder.truncated,
       };
     }
-    const record = await this.finish(rt, p, outcome, performance.now() - startedAt);
+    const durationMs = performance.now() - startedAt;
+    await marked;
+    const record = await this.finish(rt, p, outcome, durationMs);
     return { record, status: outcome.state };
   }
 
