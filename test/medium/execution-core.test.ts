@@ -263,6 +263,43 @@ describe('execution core (scripted kernel)', () => {
     await sessions.end(alice, id);
   });
 
+  it('answers every request fired around an interrupt, a timeout and a session end', async () => {
+    const within = <T>(p: Promise<T>, what: string): Promise<T | 'refused'> =>
+      Promise.race([
+        p.catch(() => 'refused' as const),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`no answer within 5 s: ${what}`)), 5000),
+        ),
+      ]);
+    const id = await start();
+    const fire = (n: number, what: string) =>
+      Array.from({ length: n }, (_, i) => within(run(id, 'look'), `${what} ${i}`));
+    const held = run(id, 'hold');
+    const beforeInterrupt = fire(2, 'before the interrupt');
+    const interrupting = sessions.interrupt(id);
+    const duringInterrupt = fire(2, 'during the interrupt');
+    await interrupting;
+    expect((await held).state).toBe('interrupted');
+    const timedOut = run(id, 'hold'); // ends by the 1 s cell timeout
+    const aroundTimeout = fire(2, 'around the timeout');
+    expect((await timedOut).state).toBe('interrupted');
+    const last = run(id, 'hold');
+    const beforeEnd = fire(2, 'before the end');
+    const ending = sessions.end(alice, id);
+    const afterEnd = fire(2, 'after the end');
+    await ending;
+    expect(['interrupted', 'kernel_died', 'cancelled']).toContain((await last).state);
+    for (const answer of await Promise.all([
+      ...beforeInterrupt,
+      ...duringInterrupt,
+      ...aroundTimeout,
+      ...beforeEnd,
+      ...afterEnd,
+    ])) {
+      if (answer !== 'refused') expect(['ok', 'cancelled', 'interrupted']).toContain(answer.state);
+    }
+  });
+
   it('bounds the open sessions per person', async () => {
     const ids = [await start(), await start(), await start()];
     const over = await refusal(start());
