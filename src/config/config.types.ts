@@ -81,9 +81,12 @@ export interface KernelsConfig {
 /** What one kernel may use; 0 means no limit. */
 export interface KernelLimits {
   readonly memoryBytes: number;
+  /** Processes and threads of the kernel and everything it starts. */
   readonly pids: number;
   readonly openFiles: number;
+  /** CPU seconds one execution may use (the kernel and its children). */
   readonly cpuSecondsPerExecution: number;
+  /** Size of each private tmpfs (/tmp, home, /dev/shm); also the largest file a kernel may write. */
   readonly tmpBytes: number;
 }
 

@@ -13,17 +13,8 @@ import type { RingLog } from './ring-log';
 /** A resource limit that stopped a kernel; also the `reason` of its executions. */
 export type KernelLimit = 'memory_limit' | 'pids_limit' | 'cpu_time_limit';
 
-/** What a kernel may use; 0 means no limit. */
-export interface KernelLimits {
-  readonly memoryBytes: number;
-  /** Processes and threads of the kernel and everything it starts. */
-  readonly pids: number;
-  readonly openFiles: number;
-  /** CPU seconds one execution may use (the kernel and its children). */
-  readonly cpuSecondsPerExecution: number;
-  /** Size of the private /tmp and of the private home, each; also the largest file a kernel may write. */
-  readonly tmpBytes: number;
-}
+/** What a kernel may use, as configured (RUNGATE_KERNEL_*_LIMIT ...). */
+export type { KernelLimits } from '../config/config.types';
 
 /** `private`: the kernel's own network namespace, targets through forwarders. `host`: the host's network. */
 export type KernelNetworkMode = 'private' | 'host';

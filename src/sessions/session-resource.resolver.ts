@@ -11,16 +11,20 @@ import { SessionsService } from './sessions.service';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The session id of a route's path, refused unless it is a UUID. */
+function sessionIdOf(req: PolicyRequest): string {
+  const id = req.params?.id ?? '';
+  if (!UUID.test(id)) throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
+  return id;
+}
+
 /** A session route is about the session's runbook, environment and owner. */
 @Injectable()
 export class SessionResourceResolver implements ResourceResolver {
   constructor(private readonly sessions: SessionsService) {}
 
   async resolve(req: PolicyRequest): Promise<PolicyResource> {
-    const id = req.params?.id ?? '';
-    if (!UUID.test(id))
-      throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
-    return this.sessions.resourceOf(id);
+    return this.sessions.resourceOf(sessionIdOf(req));
   }
 }
 
@@ -34,9 +38,7 @@ export class CellResourceResolver implements ResourceResolver {
   constructor(private readonly sessions: SessionsService) {}
 
   async resolve(req: PolicyRequest): Promise<ResolvedResource> {
-    const id = req.params?.id ?? '';
-    if (!UUID.test(id))
-      throw new RungateError(ErrorCode.InvalidRequest, 'session id must be a UUID');
+    const id = sessionIdOf(req);
     const resource = await this.sessions.resourceOf(id);
     const breakGlass = (req.body as { breakGlass?: unknown } | undefined)?.breakGlass;
     const mutating = (await this.sessions.cellClassOf(id, req.params?.cellId ?? '')) === 'mutating';

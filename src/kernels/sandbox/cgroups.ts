@@ -236,7 +236,8 @@ function exists(path: string): boolean {
   }
 }
 
-function readOr(path: string): string {
+/** A file's text, or '' when it cannot be read. */
+export function readOr(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {

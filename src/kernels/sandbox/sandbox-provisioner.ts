@@ -31,7 +31,7 @@ import {
   SANDBOX_HOME,
   SYSTEM_PATHS,
 } from './bwrap-args';
-import { detectCgroups, KernelCgroup, sweepCgroups, type CgroupLayout } from './cgroups';
+import { detectCgroups, KernelCgroup, readOr, sweepCgroups, type CgroupLayout } from './cgroups';
 
 /** Enters each cgroup.procs file named before `--`, then runs the rest. */
 const ENTER_CGROUPS =
@@ -340,7 +340,7 @@ function requireTool(name: string, path: string): string {
 
 /** uid and gid of a host user, from /etc/passwd. */
 function kernelUser(name: string): KernelOwner {
-  const line = readFileSafe('/etc/passwd')
+  const line = readOr('/etc/passwd')
     .split('\n')
     .find((l) => l.split(':')[0] === name);
   const fields = line?.split(':');
@@ -357,12 +357,4 @@ function kernelUser(name: string): KernelOwner {
       `RUNGATE_SANDBOX_USER "${name}" is root; kernels never run as root`,
     );
   return owner;
-}
-
-function readFileSafe(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
