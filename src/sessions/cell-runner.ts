@@ -12,14 +12,12 @@ import type { ExecuteResult, Kernel } from '../kernels/kernels.types';
 import { executionSeconds, executionsTotal } from '../telemetry/metrics';
 import { KernelBinding, type Elevation } from './kernel-binding';
 import { liveEvents, OutputRecorder } from './output-recorder';
-import { SessionAudit } from './session-audit';
+import { ExecutionCompletion } from './execution-completion';
+import { gatewayErrorOutcome, outcomeOf } from './execution-outcome';
 import type { PendingExecution, SessionRuntime } from './session-runtime';
 import { SessionTransitions } from './session-state';
 import { SessionsRepository, type ExecutionOutcome } from './sessions.repository';
 import type { ExecutionRecord, ExecutionStatus } from './sessions.types';
-
-/** Tries at recording the end of an execution before giving up (and logging). */
-const FINISH_ATTEMPTS = 3;
 
 @Injectable()
 export class CellRunner {
@@ -28,8 +26,8 @@ export class CellRunner {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repo: SessionsRepository,
-    private readonly audit: SessionAudit,
     private readonly binding: KernelBinding,
+    private readonly completion: ExecutionCompletion,
     private readonly transitions: SessionTransitions,
   ) {}
 
@@ -86,14 +84,7 @@ export class CellRunner {
         err instanceof RungateError
           ? err.message
           : 'the gateway could not run this cell; see its log';
-      outcome = {
-        state: 'error',
-        executionCount: null,
-        error: { ename: 'GatewayError', evalue, traceback: [] },
-        outputs: recorder.outputs,
-        outputBytes: recorder.size,
-        truncated: recorder.truncated,
-      };
+      outcome = gatewayErrorOutcome(evalue, recorder);
     }
     const durationMs = performance.now() - startedAt;
     await marked;
@@ -107,31 +98,7 @@ export class CellRunner {
     outcome: ExecutionOutcome,
     durationMs: number,
   ): Promise<ExecutionRecord> {
-    let finished: ExecutionRecord | undefined;
-    // The cell has run: its end must be recorded, so a passing database fault is retried.
-    for (let attempt = 1; attempt <= FINISH_ATTEMPTS && !finished; attempt++) {
-      try {
-        finished = await this.audit.transaction(async (tx) => {
-          const row = await this.repo.finishExecution(p.record.id, outcome, tx);
-          if (row)
-            await this.audit.executionCompleted(
-              tx,
-              rt.session,
-              row,
-              outcome,
-              durationMs,
-              p.trace.context,
-            );
-          return row ?? p.record;
-        });
-      } catch (err) {
-        this.log.error(
-          { err, session: rt.id, execution: p.record.id, attempt },
-          'could not record the end of an execution',
-        );
-        if (attempt < FINISH_ATTEMPTS) await new Promise((r) => setTimeout(r, 200 * attempt));
-      }
-    }
+    const finished = await this.completion.commit(rt, p, outcome, durationMs);
     rt.session.lastActivityAt = new Date();
     rt.emit({
       type: 'execution.finished',
@@ -150,51 +117,5 @@ export class CellRunner {
       });
     }
     return finished ?? p.record;
-  }
-}
-
-/** The execution's final state from the kernel's result. */
-function outcomeOf(
-  rt: SessionRuntime,
-  result: ExecuteResult,
-  rec: OutputRecorder,
-  stopping: 'interrupted' | null,
-): ExecutionOutcome {
-  const base = { outputs: rec.outputs, outputBytes: rec.size, truncated: rec.truncated };
-  switch (result.status) {
-    case 'ok':
-      return { ...base, state: 'ok', executionCount: result.executionCount, error: null };
-    case 'error': {
-      const error = rt.redactor.value({
-        ename: result.ename,
-        evalue: result.evalue,
-        traceback: result.traceback,
-      });
-      const stopped = stopping === 'interrupted' && result.ename === 'KeyboardInterrupt';
-      return {
-        ...base,
-        state: stopped ? 'interrupted' : 'error',
-        executionCount: result.executionCount,
-        error,
-      };
-    }
-    case 'aborted':
-      return { ...base, state: 'cancelled', executionCount: null, error: null };
-    case 'kernel_died':
-      return {
-        ...base,
-        state: rt.ending ? 'interrupted' : 'kernel_died',
-        executionCount: null,
-        error: {
-          ename: 'KernelDied',
-          evalue: result.reason,
-          traceback: [],
-          ...(result.limit ? { reason: result.limit } : {}),
-        },
-      };
-    default: {
-      const never: never = result;
-      throw new Error(`unknown execute result ${JSON.stringify(never)}`);
-    }
   }
 }

@@ -21,14 +21,14 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { KernelsService } from '../kernels/kernels.service';
 import type { Kernel, KernelLimit } from '../kernels/kernels.types';
-import { parseNotebook, validateParameters } from '../runbooks';
-import { RunbooksService } from '../runbooks/runbooks.service';
-import type { Runbook } from '../runbooks/runbooks.types';
+import { validateParameters } from '../runbooks';
 import { TargetsService } from '../targets/targets.service';
 import { CellRunner } from './cell-runner';
 import { ExecutionQueue } from './execution-queue';
 import { auditUnavailable, ExecutionRequests } from './execution-requests';
 import { KernelBinding } from './kernel-binding';
+import { RunbookVersions } from './runbook-versions';
+import { SessionAdmission } from './session-admission';
 import { SessionAudit } from './session-audit';
 import { SessionRuntime, type PendingExecution } from './session-runtime';
 import { assertSessionMove, isSessionOver, SessionTransitions } from './session-state';
@@ -56,7 +56,6 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repo: SessionsRepository,
-    private readonly runbooks: RunbooksService,
     private readonly kernels: KernelsService,
     private readonly targets: TargetsService,
     private readonly audit: SessionAudit,
@@ -65,6 +64,8 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     private readonly runner: CellRunner,
     private readonly requests: ExecutionRequests,
     private readonly transitions: SessionTransitions,
+    private readonly admission: SessionAdmission,
+    private readonly versions: RunbookVersions,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -116,12 +117,12 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   // ---- start --------------------------------------------------------------------
 
   async start(principal: Principal, input: StartSessionInput): Promise<SessionRuntime> {
-    this.assertRoomFor(principal);
-    const runbook = await this.resolveRunbook(input.runbook, input.version);
+    this.admission.assertRoomFor(principal, this.runtimes.values());
+    const runbook = await this.versions.resolve(input.runbook, input.version);
     const parameters = runbook.parameters
       ? validateParameters(runbook, input.parameters ?? {})
       : rejectParameters(input.parameters);
-    const environment = this.environmentOf(runbook);
+    const environment = this.admission.environmentOf(runbook);
     const id = randomUUID();
     const expiresAt = new Date(Date.now() + this.config.sessions.maxLifetimeMs);
     // Where the kernel reaches each target (through forwarders, in a sandbox): its
@@ -324,75 +325,6 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   private async cancelledRun(rt: SessionRuntime, p: PendingExecution) {
     const [record] = await this.recordCancelled(rt, [p]);
     return { record, status: 'cancelled' as const };
-  }
-
-  // ---- admission ------------------------------------------------------------------
-
-  /** Each session holds a kernel process: their number is bounded, in all and per person. */
-  private assertRoomFor(principal: Principal): void {
-    const open = [...this.runtimes.values()].filter((rt) => !rt.ending);
-    const mine = open.filter((rt) => rt.session.owner.sub === principal.sub);
-    if (mine.length >= this.config.sessions.maxOpenPerUser) {
-      throw new RungateError(
-        ErrorCode.Busy,
-        `you already have ${mine.length} open sessions (the limit is ${this.config.sessions.maxOpenPerUser}); end one with DELETE /v1/sessions/{id}`,
-        { open: mine.map((rt) => rt.id) },
-      );
-    }
-    if (open.length >= this.config.sessions.maxOpen) {
-      throw new RungateError(
-        ErrorCode.Busy,
-        `this gateway runs ${open.length} sessions, its limit; try again when one ends`,
-      );
-    }
-  }
-
-  /**
-   * A session's environment is where its targets are: the policy and the quorum key
-   * on it, so a runbook's own label must agree with them (a `staging` label on a
-   * runbook that reaches a `prod` database would dodge the prod rules).
-   */
-  environmentOf(runbook: Runbook): string {
-    const where = new Map<string, string[]>();
-    for (const name of runbook.targets) {
-      const env = this.targets.describe(name)?.environment;
-      if (env !== undefined) where.set(env, [...(where.get(env) ?? []), name]);
-    }
-    const conflict = [...where].find(([env]) => env !== runbook.environment);
-    if (conflict) {
-      throw new RungateError(
-        ErrorCode.RunbookInvalid,
-        `runbook ${runbook.id} says it runs in "${runbook.environment}", but its target ` +
-          `${conflict[1].join(', ')} is in "${conflict[0]}"`,
-        { environment: runbook.environment, targets: Object.fromEntries(where) },
-      );
-    }
-    return runbook.environment;
-  }
-
-  private async resolveRunbook(id: string, version: string | undefined): Promise<Runbook> {
-    const current = this.runbooks.get(id);
-    if (version === undefined || version === current.version) return current;
-    const pinned = await this.pinnedRunbook(id, version);
-    if (pinned) return pinned;
-    throw new RungateError(
-      ErrorCode.NotFound,
-      `version ${version} of runbook ${id} is not available; the current version is ${current.version}`,
-      { currentVersion: current.version },
-    );
-  }
-
-  /** A version seen by this process, or stored when a session pinned it. */
-  async pinnedRunbook(id: string, version: string): Promise<Runbook | undefined> {
-    const known = this.runbooks.getVersion(id, version);
-    if (known) return known;
-    const stored = await this.repo.snapshot(id, version);
-    if (stored === undefined) return undefined;
-    const parsed = parseNotebook(id, stored, {
-      path: `${id}.ipynb`,
-      defaultKernel: this.config.kernels.defaultKernel,
-    });
-    return parsed.valid ? parsed : undefined;
   }
 }
 

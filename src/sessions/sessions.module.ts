@@ -5,6 +5,7 @@ import { KernelsModule } from '../kernels/kernels.module';
 import { RunbooksModule } from '../runbooks';
 import { TargetsModule } from '../targets/targets.module';
 import { CellRunner } from './cell-runner';
+import { ExecutionCompletion } from './execution-completion';
 import { ExecutionRequests } from './execution-requests';
 import { KernelBinding } from './kernel-binding';
 import { MutatingGate } from './mutating-gate';
@@ -14,6 +15,8 @@ import {
   StartSessionResourceResolver,
 } from './session-resource.resolver';
 import { SessionAudit } from './session-audit';
+import { RunbookVersions } from './runbook-versions';
+import { SessionAdmission } from './session-admission';
 import { SessionLifecycle } from './session-lifecycle';
 import { SessionTransitions } from './session-state';
 import { SessionFactsAdapter } from './session-facts';
@@ -37,7 +40,10 @@ import { SessionsService } from './sessions.service';
     KernelBinding,
     MutatingGate,
     ExecutionRequests,
+    ExecutionCompletion,
     CellRunner,
+    SessionAdmission,
+    RunbookVersions,
     SessionLifecycle,
     SessionsService,
     SessionResourceResolver,

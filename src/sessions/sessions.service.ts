@@ -12,6 +12,8 @@ import { ErrorCode, RungateError } from '../common/errors';
 import type { Runbook, RunbookCell } from '../runbooks/runbooks.types';
 import { ExecutionRequests } from './execution-requests';
 import { MutatingGate, type BreakGlass } from './mutating-gate';
+import { RunbookVersions } from './runbook-versions';
+import { SessionAdmission } from './session-admission';
 import { SessionLifecycle, type StartSessionInput } from './session-lifecycle';
 import type { SessionRuntime } from './session-runtime';
 import { isSessionOver } from './session-state';
@@ -34,6 +36,8 @@ export class SessionsService {
     private readonly lifecycle: SessionLifecycle,
     private readonly requests: ExecutionRequests,
     private readonly gate: MutatingGate,
+    private readonly admission: SessionAdmission,
+    private readonly versions: RunbookVersions,
   ) {}
 
   // ---- sessions -------------------------------------------------------------
@@ -45,7 +49,7 @@ export class SessionsService {
 
   /** A session's environment, from its runbook's targets (for policy decisions on start). */
   environmentOf(runbook: Runbook): string {
-    return this.lifecycle.environmentOf(runbook);
+    return this.admission.environmentOf(runbook);
   }
 
   async get(id: string): Promise<SessionView> {
@@ -148,8 +152,7 @@ export class SessionsService {
   async cellClassOf(sessionId: string, cellId: string): Promise<string | undefined> {
     const held = this.lifecycle.held(sessionId)?.runbook;
     const s = held ? undefined : await this.repo.findSession(sessionId);
-    const runbook =
-      held ?? (s && (await this.lifecycle.pinnedRunbook(s.runbookId, s.runbookVersion)));
+    const runbook = held ?? (s && (await this.versions.pinned(s.runbookId, s.runbookVersion)));
     return runbook?.cells.find((c) => c.id === cellId)?.class ?? undefined;
   }
 
@@ -179,8 +182,7 @@ export class SessionsService {
     const rt = this.lifecycle.held(id);
     const session = rt ? { ...stored, state: rt.session.state } : stored;
     const runbook =
-      rt?.runbook ??
-      (await this.lifecycle.pinnedRunbook(session.runbookId, session.runbookVersion));
+      rt?.runbook ?? (await this.versions.pinned(session.runbookId, session.runbookVersion));
     if (!runbook) {
       throw new RungateError(
         ErrorCode.Unavailable,
