@@ -1,11 +1,17 @@
 import { Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { ApprovalAudit } from './approval-audit';
+import { ApprovalExpiry } from './approval-expiry';
+import { ApprovalLedger } from './approval-ledger';
 import { ApprovalNotificationsRepository } from './approval-notifications.repository';
 import {
   ApprovalRequestResourceResolver,
   ApprovalResourceResolver,
 } from './approval-resource.resolver';
+import { ApprovalRequests } from './approval-requests';
+import { ApprovalReviews } from './approval-reviews';
+import { ApprovalUse } from './approval-use';
+import { ApprovalViews } from './approval-views';
 import { ApprovalWebhook } from './approval-webhook';
 import { ApprovalsController } from './approvals.controller';
 import { ApprovalsRepository } from './approvals.repository';
@@ -26,8 +32,9 @@ export interface ApprovalsModuleOptions {
 /**
  * Approvals of mutating cells: the `/v1/approvals` API, `ApprovalsService` (whose
  * `consume` and `breakGlass` sessions call inside the transaction that commits an
- * execution) and the expiry sweeper. Needs the global DbModule, PolicyModule and
- * ConfigModule; records events through AuditModule.
+ * execution), the parts it calls into, and the expiry sweeper (`ApprovalExpiry`).
+ * Needs the global DbModule, PolicyModule and ConfigModule; records events through
+ * AuditModule.
  */
 @Module({})
 export class ApprovalsModule {
@@ -39,6 +46,12 @@ export class ApprovalsModule {
       providers: [
         ApprovalsRepository,
         ApprovalsService,
+        ApprovalLedger,
+        ApprovalRequests,
+        ApprovalReviews,
+        ApprovalUse,
+        ApprovalExpiry,
+        ApprovalViews,
         ApprovalAudit,
         ApprovalWebhook,
         ApprovalNotificationsRepository,

@@ -1,9 +1,16 @@
-import type { ApprovalQuorum } from './approvals.types';
+import type { ApprovalQuorum, ApprovalReview } from './approvals.types';
 
 /** A grant as counted: who, and the groups they held when granting. */
 export interface Grant {
   readonly sub: string;
   readonly groups: readonly string[];
+}
+
+/** The grants among an approval's reviews, as {@link countQuorum} counts them. */
+export function grantsOf(reviews: readonly ApprovalReview[]): Grant[] {
+  return reviews
+    .filter((r) => r.decision === 'approve')
+    .map((r) => ({ sub: r.reviewer.sub, groups: r.reviewer.groups }));
 }
 
 /** How far a request is from its quorum. */
