@@ -69,10 +69,19 @@ export class SessionTransitions {
     const over = isSessionOver(to);
     const transient = to === 'busy' || (from === 'busy' && to === 'idle');
     if (!transient) {
-      await this.repo.setSessionState(rt.id, to, {
+      // Compare-and-set on the stored state (`busy` is stored as the `idle` it left).
+      const moved = await this.repo.setSessionState(rt.id, to, {
         kernel: extra.kernel,
         endReason: over ? extra.reason : undefined,
+        from: from === 'busy' ? 'idle' : from,
       });
+      if (!moved) {
+        throw new RungateError(
+          ErrorCode.Conflict,
+          `session ${rt.id} is no longer ${from} in the database; it moved elsewhere`,
+          { state: from },
+        );
+      }
     }
     rt.session = { ...rt.session, state: to, ...(extra.kernel ? { kernel: extra.kernel } : {}) };
     rt.emit({

@@ -175,18 +175,19 @@ export class SessionsRepository {
   async setSessionState(
     id: string,
     state: SessionState,
-    extra: { endReason?: string; kernel?: SessionRecord['kernel'] } = {},
+    extra: { endReason?: string; kernel?: SessionRecord['kernel']; from?: SessionState } = {},
     q: Queryable = this.db,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const over = state === 'ended' || state === 'lost';
-    await q.query(
+    // A session that is over never moves again; with `from`, only from that state.
+    const r = await q.query(
       `UPDATE sessions SET state = $2,
          ended_at = CASE WHEN $3 THEN now() ELSE ended_at END,
          end_reason = COALESCE($4, end_reason),
          kernel_id = CASE WHEN $5 THEN $6 ELSE kernel_id END,
          kernel_pid = CASE WHEN $5 THEN $7::integer ELSE kernel_pid END,
          kernel_name = CASE WHEN $5 THEN $8 ELSE kernel_name END
-       WHERE id = $1`,
+       WHERE id = $1 AND state NOT IN ('ended', 'lost') AND ($9::text IS NULL OR state = $9)`,
       [
         id,
         state,
@@ -196,8 +197,10 @@ export class SessionsRepository {
         extra.kernel?.id ?? null,
         extra.kernel?.pid ?? null,
         extra.kernel?.name ?? null,
+        extra.from ?? null,
       ],
     );
+    return (r.rowCount ?? 0) === 1;
   }
 
   /**

@@ -15,6 +15,7 @@ import type { Principal } from '../../src/auth/principal';
 import { ErrorCode, RungateError } from '../../src/common/errors';
 import { ConfigModule } from '../../src/config/config.module';
 import { loadConfig } from '../../src/config/load-config';
+import { Database } from '../../src/db/database';
 import { DbModule } from '../../src/db/db.module';
 import { planRoutes } from '../../src/kernels/forwarding';
 import { KernelsService } from '../../src/kernels/kernels.service';
@@ -298,6 +299,24 @@ describe('execution core (scripted kernel)', () => {
     ])) {
       if (answer !== 'refused') expect(['ok', 'cancelled', 'interrupted']).toContain(answer.state);
     }
+  });
+
+  it('never moves a session the database says is over (compare-and-set on its state)', async () => {
+    const id = await start();
+    // Another replica took it for lost: this process must not bring it back.
+    await moduleRef.get(Database).query(`UPDATE sessions SET state = 'lost' WHERE id = $1`, [id]);
+    const refused = await refusal(sessions.replaceKernel(alice, id));
+    expect(refused.code).toBe(ErrorCode.Conflict);
+    const stored = async () =>
+      (
+        await moduleRef
+          .get(Database)
+          .query<{ state: string }>('SELECT state FROM sessions WHERE id = $1', [id])
+      ).rows[0].state;
+    expect(await stored()).toBe('lost');
+    // Ending it here still releases what this process holds; the record stays lost.
+    await sessions.end(alice, id);
+    expect(await stored()).toBe('lost');
   });
 
   it('bounds the open sessions per person', async () => {
