@@ -11,17 +11,11 @@ import { ApprovalLedger } from './approval-ledger';
 import { mustAllow, personOf, quorumOf } from './approval-policy';
 import { ApprovalViews, type ApprovalSummary } from './approval-views';
 import { ApprovalsRepository } from './approvals.repository';
-import {
-  APPROVAL_SESSION_FACTS,
-  type ApprovalRecord,
-  type ApprovalSessionFacts,
-} from './approvals.types';
+import type { ApprovalRecord, ApprovalSubject } from './approvals.types';
 import { parametersSha256 } from './binding';
 
-/** What `POST /approvals` asks for. */
-export interface RequestApprovalInput {
-  readonly session: string;
-  readonly cell: string;
+/** A request: what it is bound to, as the caller read it, and why it is needed. */
+export interface RequestApprovalInput extends ApprovalSubject {
   readonly reason: string;
   readonly incident?: string;
 }
@@ -29,7 +23,8 @@ export interface RequestApprovalInput {
 /**
  * Opening and withdrawing requests: a session's owner asks for approval of a
  * mutating cell, bound to its code, parameters, targets and environment; the
- * requester withdraws it, or the end of the session does.
+ * requester withdraws it, or the end of the session does. The caller hands over
+ * the session and the cell (see {@link ApprovalSubject}); nothing here reads them.
  */
 @Injectable()
 export class ApprovalRequests {
@@ -39,36 +34,20 @@ export class ApprovalRequests {
     private readonly policy: PolicyService,
     private readonly ledger: ApprovalLedger,
     private readonly views: ApprovalViews,
-    @Inject(APPROVAL_SESSION_FACTS) private readonly facts: ApprovalSessionFacts,
   ) {}
 
-  /** Requests approval for a mutating cell of the caller's own session. */
+  /**
+   * Requests approval for a mutating cell of the caller's own open session (the
+   * caller checked both): snapshots the cell's code and the session's parameters,
+   * targets and environment, with the quorum policy asks now.
+   */
   async request(principal: Principal, input: RequestApprovalInput): Promise<ApprovalSummary> {
-    const session = await this.facts.sessionFacts(input.session);
-    if (session === undefined) {
-      throw new RungateError(ErrorCode.NotFound, `no session ${input.session}`);
-    }
-    if (!session.open) {
-      throw new RungateError(ErrorCode.SessionEnded, `session ${session.id} is over`);
-    }
-    if (session.owner.sub !== principal.sub) {
-      throw new RungateError(
-        ErrorCode.Forbidden,
-        `only the owner of session ${session.id} (${session.owner.name}) may request approvals for it`,
-      );
-    }
+    const { session, cell } = input;
     const decision = mustAllow(this.policy, principal, 'cell:execute-mutating', {
       runbook: session.runbook.id,
       environment: session.environment,
       owner: session.owner.sub,
     });
-    const cell = session.cells.find((c) => c.id === input.cell);
-    if (cell === undefined) {
-      throw new RungateError(
-        ErrorCode.NotFound,
-        `runbook ${session.runbook.id} has no cell "${input.cell}"`,
-      );
-    }
     if (cell.type !== 'code' || cell.class !== 'mutating') {
       throw new RungateError(
         ErrorCode.InvalidRequest,
@@ -87,7 +66,7 @@ export class ApprovalRequests {
             id: randomUUID(),
             state: 'pending',
             sessionId: session.id,
-            runbook: session.runbook,
+            runbook: { id: session.runbook.id, version: session.runbook.version },
             cell: { id: cell.id, index: cell.index, sha256: cell.sha256 },
             code: cell.source,
             parameters: session.parameters,

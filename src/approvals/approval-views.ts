@@ -1,18 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { PolicyService } from '../policy/policy.service';
 import type { PolicyResource } from '../policy/policy.types';
 import { resourceOf } from './approval-policy';
 import { ApprovalsRepository, type TransitionRecord } from './approvals.repository';
-import {
-  APPROVAL_SESSION_FACTS,
-  type ApprovalRecord,
-  type ApprovalReview,
-  type ApprovalSessionFacts,
-  type ApprovalState,
-  type PriorCellRun,
-} from './approvals.types';
+import type { ApprovalRecord, ApprovalReview, ApprovalState } from './approvals.types';
 import { unifiedDiff } from './line-diff';
 import { countQuorum, grantsOf, type QuorumProgress } from './quorum-count';
 
@@ -33,16 +26,13 @@ export interface CodeSinceLastRun {
   readonly diff: string;
 }
 
-/** `GET /approvals/{id}`: everything an approver needs on one screen. */
+/**
+ * One approval as the ledger knows it: what it is bound to, its reviews, every
+ * transition and the code last run for the same cell. The approver's screen
+ * (`GET /approvals/{id}`) adds what the session ran so far; the caller composes it.
+ */
 export interface ApprovalView extends ApprovalSummary {
   readonly transitions: readonly TransitionRecord[];
-  /** The cells already run in the session, with their recorded outputs. */
-  readonly priorOutputs: readonly PriorCellRun[];
-  /**
-   * The cells that must run (again), in order, on the session's current kernel before
-   * this one may (empty: it may run now); null when unknown.
-   */
-  readonly runFirst: readonly string[] | null;
   /** Present when the same cell ran before under another runbook version. */
   readonly sinceLastRun: CodeSinceLastRun | null;
   /** What the caller may do with it. */
@@ -63,13 +53,12 @@ export interface ListApprovalsInput {
   readonly limit?: number;
 }
 
-/** The read side of approvals: one approval as an approver sees it, lists, summaries. */
+/** The read side of the ledger: one approval with its history, lists, summaries. */
 @Injectable()
 export class ApprovalViews {
   constructor(
     private readonly repo: ApprovalsRepository,
     private readonly policy: PolicyService,
-    @Inject(APPROVAL_SESSION_FACTS) private readonly facts: ApprovalSessionFacts,
   ) {}
 
   /** The policy resource of an approval (its runbook, environment, and the requester as owner). */
@@ -82,12 +71,10 @@ export class ApprovalViews {
   async get(principal: Principal, id: string): Promise<ApprovalView> {
     const rec = await this.repo.find(id);
     if (rec === undefined) throw new RungateError(ErrorCode.NotFound, `no approval ${id}`);
-    const [summary, transitions, priorOutputs, last, runFirst] = await Promise.all([
+    const [summary, transitions, last] = await Promise.all([
       this.summary(rec),
       this.repo.transitions(id),
-      this.facts.priorOutputs(rec.sessionId),
       this.repo.lastUsedForCell(rec.runbook.id, rec.cell.id, rec.id),
-      this.facts.runFirst?.(rec.sessionId, rec.cell.id),
     ]);
     let sinceLastRun: CodeSinceLastRun | null = null;
     if (last !== undefined && last.runbook.version !== rec.runbook.version) {
@@ -105,8 +92,6 @@ export class ApprovalViews {
     return {
       ...summary,
       transitions,
-      priorOutputs,
-      runFirst: runFirst ?? null,
       sinceLastRun,
       you: this.canApprove(principal, rec),
     };

@@ -3,38 +3,20 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { Authorize } from '../policy/authorize.decorator';
-import {
-  ApprovalRequestResourceResolver,
-  ApprovalResourceResolver,
-} from './approval-resource.resolver';
-import {
-  ApprovalsService,
-  type ApprovalListItem,
-  type ApprovalSummary,
-  type ApprovalView,
-} from './approvals.service';
-import {
-  ApproveDto,
-  CommentRequiredDto,
-  ListApprovalsQueryDto,
-  RequestApprovalDto,
-} from './dto/approvals.dto';
+import { ApprovalResourceResolver } from './approval-resource.resolver';
+import { ApprovalsService, type ApprovalListItem, type ApprovalSummary } from './approvals.service';
+import { ApproveDto, CommentRequiredDto, ListApprovalsQueryDto } from './dto/approvals.dto';
 
+/**
+ * The routes that need nothing but the ledger. `POST /approvals` and
+ * `GET /approvals/{id}` need the session's data too, so the module that owns it
+ * serves them (importing this one) and hands the ledger complete values.
+ */
 @ApiTags('approvals')
 @ApiBearerAuth()
 @Controller('approvals')
 export class ApprovalsController {
   constructor(private readonly approvals: ApprovalsService) {}
-
-  @Post()
-  @Authorize('cell:execute-mutating', ApprovalRequestResourceResolver)
-  @ApiOperation({ summary: 'Request approval for a mutating cell of your session' })
-  request(
-    @CurrentPrincipal() principal: Principal,
-    @Body() body: RequestApprovalDto,
-  ): Promise<ApprovalSummary> {
-    return this.approvals.request(principal, body);
-  }
 
   /**
    * Anyone who sees runbooks may ask; the list holds only their own requests, those
@@ -48,15 +30,6 @@ export class ApprovalsController {
     @Query() query: ListApprovalsQueryDto,
   ): Promise<{ approvals: ApprovalListItem[] }> {
     return { approvals: await this.approvals.list(principal, query) };
-  }
-
-  @Get(':id')
-  @Authorize('session:read', ApprovalResourceResolver)
-  @ApiOperation({
-    summary: 'One approval with its code, parameters, targets, prior outputs and diff',
-  })
-  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<ApprovalView> {
-    return this.approvals.get(principal, id);
   }
 
   @Post(':id/approve')

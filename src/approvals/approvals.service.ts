@@ -25,8 +25,8 @@ export type {
 } from './approval-views';
 
 /**
- * Approvals of mutating cells, as the controller, the sessions module and tests use
- * them. Each method is one call into the part that owns it: requests
+ * Approvals of mutating cells, as the controller, the modules that import this one
+ * and tests use them. Each method is one call into the part that owns it: requests
  * ({@link ApprovalRequests}), reviews with quorum and separation of duties
  * ({@link ApprovalReviews}), use at execution time ({@link ApprovalUse}), expiry
  * ({@link ApprovalExpiry}) and the read side ({@link ApprovalViews}). Every write
@@ -43,7 +43,10 @@ export class ApprovalsService {
     private readonly views: ApprovalViews,
   ) {}
 
-  /** Requests approval for a mutating cell of the caller's own session. */
+  /**
+   * Requests approval for a mutating cell, bound to the session and cell the caller
+   * read; see {@link ApprovalRequests.request}.
+   */
   request(principal: Principal, input: RequestApprovalInput): Promise<ApprovalSummary> {
     return this.requests.request(principal, input);
   }
@@ -97,7 +100,7 @@ export class ApprovalsService {
     return this.views.resourceOf(id);
   }
 
-  /** One approval with everything an approver needs, and what the caller may do with it. */
+  /** One approval with its reviews and history, and what the caller may do with it. */
   get(principal: Principal, id: string): Promise<ApprovalView> {
     return this.views.get(principal, id);
   }

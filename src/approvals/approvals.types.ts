@@ -87,62 +87,33 @@ export interface ApprovalRecord {
   readonly closeComment: string | null;
 }
 
-/** A cell of the session's runbook version, as approvals needs it. */
-export interface SessionCellFacts {
-  readonly id: string;
-  readonly index: number;
-  readonly type: 'code' | 'markdown' | 'raw';
-  readonly class: 'read-only' | 'mutating' | 'parameters' | null;
-  readonly source: string;
-  readonly sha256: string;
-}
-
-/** What approvals needs to know about a session; provided by the sessions module. */
-export interface SessionFacts {
-  readonly id: string;
-  readonly owner: { readonly sub: string; readonly name: string };
-  /** False once the session ended or was lost: nothing can be approved for it any more. */
-  readonly open: boolean;
-  readonly runbook: { readonly id: string; readonly version: string };
-  readonly environment: string;
-  readonly targets: readonly string[];
-  /** The validated parameter values the session runs with. */
-  readonly parameters: Readonly<Record<string, unknown>>;
-  /** The cells of the pinned runbook version. */
-  readonly cells: readonly SessionCellFacts[];
-}
-
-/** A cell already run in the session, for the approver's context. */
-export interface PriorCellRun {
-  readonly executionId: string;
-  readonly seq: number;
-  readonly cellId: string;
-  readonly state: string;
-  /** nbformat outputs as recorded (size-capped, redacted). */
-  readonly outputs: readonly unknown[];
-  readonly truncated: boolean;
-  readonly finishedAt: Date | null;
-}
-
 /**
- * The port through which approvals reads sessions, so that approvals never imports
- * the sessions module (sessions orchestrates and imports approvals). Sessions
- * implements it; `ApprovalsModule.register({ facts })` wires it.
+ * What a request for approval is bound to, read by the caller (from the session and
+ * its pinned runbook version) and handed over complete: the ledger snapshots these
+ * values and never reads a session itself. The caller has checked that the session
+ * is open and that the requester owns it.
  */
-export interface ApprovalSessionFacts {
-  /** The session, or undefined when there is none with this id. */
-  sessionFacts(sessionId: string): Promise<SessionFacts | undefined>;
-  /** Executions of the session in order, with their recorded outputs. */
-  priorOutputs(sessionId: string): Promise<readonly PriorCellRun[]>;
-  /**
-   * The code cells above `cellId` that must run (again), in order, on the session's
-   * current kernel before it may run; undefined when not known.
-   */
-  runFirst?(sessionId: string, cellId: string): Promise<readonly string[] | undefined>;
+export interface ApprovalSubject {
+  readonly session: {
+    readonly id: string;
+    readonly owner: { readonly sub: string; readonly name: string };
+    readonly runbook: { readonly id: string; readonly version: string };
+    readonly environment: string;
+    readonly targets: readonly string[];
+    /** The validated parameter values the session runs with. */
+    readonly parameters: Readonly<Record<string, unknown>>;
+  };
+  /** The cell of the pinned runbook version the approval is for. */
+  readonly cell: {
+    readonly id: string;
+    readonly index: number;
+    readonly type: 'code' | 'markdown' | 'raw';
+    readonly class: 'read-only' | 'mutating' | 'parameters' | null;
+    /** The source the approval is granted for. */
+    readonly source: string;
+    readonly sha256: string;
+  };
 }
-
-/** Injection token of the {@link ApprovalSessionFacts} implementation. */
-export const APPROVAL_SESSION_FACTS = Symbol('APPROVAL_SESSION_FACTS');
 
 /**
  * Why a mutating cell may not run, in `approval_required` answers (`reason_code`).
@@ -186,9 +157,9 @@ export interface ConsumeInput {
 }
 
 /**
- * What a break-glass run records; see `ApprovalsService.breakGlass`. It runs inside
- * the caller's transaction, where the session port cannot be asked, so the caller
- * hands over what the record snapshots.
+ * What a break-glass run records; see `ApprovalsService.breakGlass`. Like every
+ * input of the ledger, the caller hands over complete values: what the record
+ * snapshots.
  */
 export interface BreakGlassInput extends Omit<
   ConsumeInput,

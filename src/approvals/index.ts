@@ -1,5 +1,7 @@
 /** What other modules use from approvals. */
-export { ApprovalsModule, type ApprovalsModuleOptions } from './approvals.module';
+export { ApprovalsModule } from './approvals.module';
+export { ApprovalResourceResolver } from './approval-resource.resolver';
+export { RequestApprovalDto } from './dto/approvals.dto';
 export {
   ApprovalsService,
   type ApprovalListItem,
@@ -20,15 +22,11 @@ export {
   TIMESTAMP_HEADER,
   DELIVERY_HEADER,
 } from './webhook-signature';
-export {
-  APPROVAL_SESSION_FACTS,
-  type ApprovalRecord,
-  type ApprovalRefusal,
-  type ApprovalSessionFacts,
-  type ApprovalState,
-  type BreakGlassInput,
-  type ConsumeInput,
-  type PriorCellRun,
-  type SessionCellFacts,
-  type SessionFacts,
+export type {
+  ApprovalRecord,
+  ApprovalRefusal,
+  ApprovalState,
+  ApprovalSubject,
+  BreakGlassInput,
+  ConsumeInput,
 } from './approvals.types';

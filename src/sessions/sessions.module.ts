@@ -14,12 +14,12 @@ import {
   SessionResourceResolver,
   StartSessionResourceResolver,
 } from './session-resource.resolver';
+import { SessionApprovalsModule } from './session-approvals.module';
 import { SessionAudit } from './session-audit';
 import { RunbookVersions } from './runbook-versions';
 import { SessionAdmission } from './session-admission';
 import { SessionLifecycle } from './session-lifecycle';
 import { SessionTransitions } from './session-state';
-import { SessionFactsAdapter } from './session-facts';
 import { SessionsStoreModule } from './sessions-store.module';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
@@ -31,7 +31,9 @@ import { SessionsService } from './sessions.service';
     RunbooksModule,
     TargetsModule,
     SessionsStoreModule,
-    ApprovalsModule.register({ facts: SessionFactsAdapter, imports: [SessionsStoreModule] }),
+    // Before SessionApprovalsModule, so the ledger's /approvals routes register first.
+    ApprovalsModule,
+    SessionApprovalsModule,
   ],
   controllers: [SessionsController],
   providers: [

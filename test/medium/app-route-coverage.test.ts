@@ -66,6 +66,11 @@ describe('route coverage of the whole gateway', () => {
         'POST /sessions/:id/cells/:cellId/execute',
         'GET /sessions/:id/stream',
         'GET /runbooks',
+        // Two controllers share /approvals: the ledger's and the sessions side's.
+        'POST /approvals',
+        'GET /approvals',
+        'GET /approvals/:id',
+        'POST /approvals/:id/approve',
       ]),
     );
     for (const route of guarded) {
@@ -81,7 +86,33 @@ describe('route coverage of the whole gateway', () => {
     }
     expect(findUnguardedRoutes(app)).toEqual([]);
   });
+
+  it('registers no route behind an earlier one that would answer its requests', () => {
+    // Express tries routes in the order Nest registers them (module by module, then
+    // controller by controller), which is the order listRoutes sees them in. A route
+    // such as GET /approvals/:id shadows a literal GET /approvals/pending after it.
+    const routes = listRoutes(app);
+    const shadowed = routes.flatMap((later, i) =>
+      routes
+        .slice(0, i)
+        .filter((earlier) => earlier.method === later.method && covers(earlier.path, later.path))
+        .map(
+          (earlier) =>
+            `${later.method} ${later.path} (${later.controller}) behind ${earlier.path} (${earlier.controller})`,
+        ),
+    );
+    expect(shadowed).toEqual([]);
+  });
 });
+
+/** Whether every request `path` matches is matched by `pattern` (`:name` takes any one segment). */
+function covers(pattern: string, path: string): boolean {
+  const a = pattern.split('/');
+  const b = path.split('/');
+  return (
+    a.length === b.length && a.every((segment, i) => segment.startsWith(':') || segment === b[i])
+  );
+}
 
 function handlerOf(app: INestApplicationContext, controller: string, method: string): object {
   const wrapper = new DiscoveryService(app.get(ModulesContainer))

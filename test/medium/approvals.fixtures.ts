@@ -1,5 +1,3 @@
-import { SessionFactsAdapter } from '../../src/sessions/session-facts';
-import { SessionsStoreModule } from '../../src/sessions/sessions-store.module';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +17,7 @@ import { ProblemDetailsFilter } from '../../src/http/problem-details.filter';
 import { edgeValidationPipe } from '../../src/http/validation.pipe';
 import { PolicyGuard } from '../../src/policy/policy.guard';
 import { PolicyModule } from '../../src/policy/policy.module';
+import { SessionApprovalsModule } from '../../src/sessions/session-approvals.module';
 import { startTestIssuer, type DemoUsername } from '../support/oidc';
 import { createDatabase } from '../support/postgres';
 import { Database, type Queryable } from '../../src/db/database';
@@ -27,9 +26,10 @@ import { normalizeNotebook } from '../../src/runbooks/notebook';
 import { notebook, type CellSpec } from '../support/notebooks';
 
 /*
- * Test side of the approvals ↔ sessions port: ApprovalSessionFacts read from the real
- * sessions, executions and runbook_snapshots tables (the sessions module provides the
- * production implementation), and factories that insert those rows with SQL.
+ * An approvals slice of the gateway: the ledger (ApprovalsModule) and the sessions
+ * side of its routes (SessionApprovalsModule, which reads the real sessions,
+ * executions and runbook_snapshots tables), without kernels or targets; and
+ * factories that insert those rows with SQL.
  */
 
 export const REFUND_CODE =
@@ -171,8 +171,9 @@ export async function startApprovalsApp(
       DbModule,
       AuthModule,
       PolicyModule,
-      // The sessions module's own port implementation, over the same tables.
-      ApprovalsModule.register({ facts: SessionFactsAdapter, imports: [SessionsStoreModule] }),
+      // As SessionsModule imports them: the ledger's routes register first.
+      ApprovalsModule,
+      SessionApprovalsModule,
     ],
     providers: [
       { provide: APP_GUARD, useExisting: AuthGuard },
