@@ -26,13 +26,25 @@ export interface BenchPostgres {
   /** What the running server reports for the settings that make commits durable. */
   readonly durability: Record<'fsync' | 'synchronous_commit' | 'full_page_writes', string>;
   readonly version: string;
+  /** The postmaster's process id (its children are the server's other processes). */
+  readonly pid: number;
   /** Fast shutdown, then removes the data directory. */
   stop(): Promise<void>;
 }
 
 const START_DEADLINE_MS = 30_000;
 
-export async function startDurablePostgres(): Promise<BenchPostgres> {
+export interface BenchPostgresOptions {
+  /**
+   * Loads pg_stat_statements, switched off (`pg_stat_statements.track=none`,
+   * `compute_query_id=off`) until a StatementCounter (bench/sql.ts) switches it on.
+   */
+  statementStats?: boolean;
+}
+
+export async function startDurablePostgres(
+  options: BenchPostgresOptions = {},
+): Promise<BenchPostgres> {
   const bin = binaries();
   const user = process.getuid?.() === 0 ? await systemUser('postgres') : undefined;
   const dir = await mkdtemp(join(tmpdir(), 'rungate-bench-pg-'));
@@ -85,6 +97,8 @@ export async function startDurablePostgres(): Promise<BenchPostgres> {
       'full_page_writes=on',
       '-c',
       'max_connections=200',
+      // Loaded here; switched off below (a setting given here could not be changed later).
+      ...(options.statementStats ? ['-c', 'shared_preload_libraries=pg_stat_statements'] : []),
     ]);
     const started = spawn(file, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -107,12 +121,14 @@ export async function startDurablePostgres(): Promise<BenchPostgres> {
       }
     }
     const { durability, version } = settings;
+    if (options.statementStats) await statementStatsOff(url);
     if (Object.values(durability).some((v) => v !== 'on'))
       throw new Error(`the benchmark server is not durable: ${JSON.stringify(durability)}`);
     return {
       url,
       durability,
       version,
+      pid: started.pid ?? -1,
       stop: async () => {
         if (started.exitCode === null && started.signalCode === null) {
           const exited = new Promise((r) => started.once('exit', r));
@@ -146,6 +162,19 @@ async function readSettings(url: string): Promise<{
       },
       version: await show('server_version'),
     };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** pg_stat_statements idle: no statement tracked, no query id computed. */
+export async function statementStatsOff(url: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`ALTER SYSTEM SET pg_stat_statements.track = 'none'`);
+    await client.query(`ALTER SYSTEM SET compute_query_id = 'off'`);
+    await client.query('SELECT pg_reload_conf()');
   } finally {
     await client.end().catch(() => undefined);
   }
