@@ -253,15 +253,6 @@ export class AuditService {
   }
 
   /**
-   * `db.transaction(fn)`, nothing more: `record` nudges the relay from the
-   * transaction's after-commit hook. Kept for SessionAudit.transaction, its one caller;
-   * new code calls `Database.transaction` (or its repository's) directly.
-   */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.db.transaction(fn);
-  }
-
-  /**
    * Recomputes a chain from its stored events: every hash, every link, consecutive seq
    * numbers, and the recorded head. When retention pruned the start of the chain,
    * verification starts after the pruned part from the hash recorded at pruning (and

@@ -32,7 +32,7 @@ export class ExecutionCompletion {
     // The cell has run: its end must be recorded, so a passing database fault is retried.
     for (let attempt = 1; attempt <= FINISH_ATTEMPTS && !finished; attempt++) {
       try {
-        finished = await this.audit.transaction(async (tx) => {
+        finished = await this.repo.transaction(async (tx) => {
           const row = await this.repo.finishExecution(p.record.id, outcome, tx);
           if (row)
             await this.audit.executionCompleted(

@@ -51,7 +51,7 @@ export class ExecutionRequests {
       rt.executions.assertRoom(rt.id, cells.length);
       const added: PendingExecution[] = [];
       for (const cell of cells) {
-        const record = await this.audit
+        const record = await this.repo
           .transaction(async (tx) => this.record(tx, rt, principal, cell, breakGlass))
           .catch(auditUnavailable);
         const p = newPending(

@@ -16,11 +16,6 @@ export class SessionAudit {
 
   constructor(readonly audit: AuditService) {}
 
-  /** A transaction whose committed events the relay publishes at once. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.audit.transaction(fn);
-  }
-
   async sessionStarted(
     tx: Queryable,
     s: SessionRecord,

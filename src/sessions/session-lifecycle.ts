@@ -136,7 +136,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     const redactor = new Redactor(credentials.secrets);
     let session: SessionRecord;
     try {
-      session = await this.audit
+      session = await this.repo
         .transaction(async (tx) => {
           const created = await this.repo.insertSession(
             {
@@ -257,7 +257,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     await this.audit.credentialsRevoked(rt.session, rt.credentials, releaseError);
     try {
       assertSessionMove(rt.session.state, 'ended');
-      await this.audit.transaction(async (tx) => {
+      await this.repo.transaction(async (tx) => {
         await this.repo.setSessionState(rt.id, 'ended', { endReason: reason }, tx);
         await this.approvals.cancelForSession(tx, rt.id, `the session ended: ${reason}`);
         await this.audit.sessionEnded(tx, rt.session, reason);
@@ -273,7 +273,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   /** Closes the record of a session open in the database but not held here (its kernel is gone). */
   async endStored(s: SessionRecord, reason: string): Promise<void> {
     if (isSessionOver(s.state)) return;
-    await this.audit
+    await this.repo
       .transaction(async (tx) => {
         await this.repo.setSessionState(s.id, 'ended', { endReason: reason }, tx);
         await this.audit.sessionEnded(tx, s, reason);

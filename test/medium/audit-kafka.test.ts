@@ -156,7 +156,7 @@ describe(KafkaAuditSink.name, () => {
       for (const session of sessions) {
         // One span per command, as the HTTP middleware would open.
         await inSpan('POST execute', async (span) => {
-          const req = await audit.transaction((tx) =>
+          const req = await db.transaction((tx) =>
             audit.record(tx, 'cell.execution.requested', requested(session, `step_${i}()`)),
           );
           const done = await audit.recordNow(
