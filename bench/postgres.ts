@@ -5,20 +5,11 @@
  * them off to save seconds; a benchmark that did would measure commits that never
  * reach the disk, so this one does not, and says what it runs with.
  *
- * As root the server runs as the `postgres` user (PostgreSQL refuses root), which
- * must exist (the Debian package creates it).
+ * It is the tests' server (test/support/postgres.ts) started with `durable`: as root
+ * it runs as the `postgres` user, every login needs its SCRAM password.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { accessSync, constants, readdirSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { freePort } from '../test/support/net';
-
-const run = promisify(execFile);
+import { startPostgres } from '../test/support/postgres';
 
 export interface BenchPostgres {
   /** Superuser URL over loopback TCP (SCRAM password). */
@@ -32,8 +23,6 @@ export interface BenchPostgres {
   stop(): Promise<void>;
 }
 
-const START_DEADLINE_MS = 30_000;
-
 export interface BenchPostgresOptions {
   /**
    * Loads pg_stat_statements, switched off (`pg_stat_statements.track=none`,
@@ -45,102 +34,22 @@ export interface BenchPostgresOptions {
 export async function startDurablePostgres(
   options: BenchPostgresOptions = {},
 ): Promise<BenchPostgres> {
-  const bin = binaries();
-  const user = process.getuid?.() === 0 ? await systemUser('postgres') : undefined;
-  const dir = await mkdtemp(join(tmpdir(), 'rungate-bench-pg-'));
-  let child: ChildProcess | undefined;
-  try {
-    const pgdata = join(dir, 'data');
-    const sockets = join(dir, 'sock');
-    await mkdir(sockets);
-    if (user) {
-      await chown(dir, user.uid, user.gid);
-      await chown(sockets, user.uid, user.gid);
-    }
-    const password = randomBytes(24).toString('hex');
-    const pwfile = join(dir, 'pwfile');
-    await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
-    if (user) await chown(pwfile, user.uid, user.gid);
-    await run(
-      ...asUser(user, join(bin, 'initdb'), [
-        '-D',
-        pgdata,
-        '-U',
-        'postgres',
-        `--pwfile=${pwfile}`,
-        '--auth=scram-sha-256',
-        '--no-locale',
-        '--encoding=UTF8',
-      ]),
-      { env: { ...process.env, LC_ALL: 'C' } },
-    );
-    await rm(pwfile, { force: true });
-
-    const port = await freePort();
-    const [file, args] = asUser(user, join(bin, 'postgres'), [
-      '-D',
-      pgdata,
-      '-p',
-      String(port),
-      '-k',
-      sockets,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'password_encryption=scram-sha-256',
-      // Durable, stated rather than assumed from the defaults.
-      '-c',
-      'fsync=on',
-      '-c',
-      'synchronous_commit=on',
-      '-c',
-      'full_page_writes=on',
-      '-c',
+  const server = await startPostgres({
+    durable: true,
+    settings: [
       'max_connections=200',
       // Loaded here; switched off below (a setting given here could not be changed later).
-      ...(options.statementStats ? ['-c', 'shared_preload_libraries=pg_stat_statements'] : []),
-    ]);
-    const started = spawn(file, args, {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-    });
-    child = started;
-    let stderr = '';
-    started.stderr?.setEncoding('utf8').on('data', (c: string) => {
-      stderr = (stderr + c).slice(-8192);
-    });
-    const url = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
-    const deadline = Date.now() + START_DEADLINE_MS;
-    let settings: Awaited<ReturnType<typeof readSettings>> | undefined;
-    while (settings === undefined) {
-      if (started.exitCode !== null) throw new Error(`postgres exited during start-up:\n${stderr}`);
-      settings = await readSettings(url).catch(() => undefined);
-      if (settings === undefined) {
-        if (Date.now() > deadline) throw new Error(`postgres did not start:\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const { durability, version } = settings;
-    if (options.statementStats) await statementStatsOff(url);
+      ...(options.statementStats ? ['shared_preload_libraries=pg_stat_statements'] : []),
+    ],
+  });
+  try {
+    const { durability, version } = await readSettings(server.url);
+    if (options.statementStats) await statementStatsOff(server.url);
     if (Object.values(durability).some((v) => v !== 'on'))
       throw new Error(`the benchmark server is not durable: ${JSON.stringify(durability)}`);
-    return {
-      url,
-      durability,
-      version,
-      pid: started.pid ?? -1,
-      stop: async () => {
-        if (started.exitCode === null && started.signalCode === null) {
-          const exited = new Promise((r) => started.once('exit', r));
-          started.kill('SIGINT');
-          await exited;
-        }
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+    return { url: server.url, durability, version, pid: server.pid, stop: () => server.stop() };
   } catch (err) {
-    child?.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
+    await server.stop();
     throw err;
   }
 }
@@ -178,61 +87,4 @@ export async function statementStatsOff(url: string): Promise<void> {
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/** The newest /usr/lib/postgresql/N/bin with initdb and postgres. */
-function binaries(): string {
-  let versions: string[] = [];
-  try {
-    versions = readdirSync('/usr/lib/postgresql')
-      .filter((v) => /^\d+$/.test(v))
-      .sort((a, b) => Number(b) - Number(a));
-  } catch {
-    // no Debian layout
-  }
-  for (const v of versions) {
-    const dir = `/usr/lib/postgresql/${v}/bin`;
-    try {
-      accessSync(join(dir, 'initdb'), constants.X_OK);
-      accessSync(join(dir, 'postgres'), constants.X_OK);
-      return dir;
-    } catch {
-      // incomplete install
-    }
-  }
-  throw new Error(
-    'no PostgreSQL server under /usr/lib/postgresql: apt-get install postgresql (npm test installs it)',
-  );
-}
-
-async function systemUser(name: string): Promise<{ uid: number; gid: number }> {
-  try {
-    const uid = Number((await run('id', ['-u', name])).stdout.trim());
-    const gid = Number((await run('id', ['-g', name])).stdout.trim());
-    return { uid, gid };
-  } catch {
-    throw new Error(`PostgreSQL runs as the "${name}" user, which does not exist`);
-  }
-}
-
-/** As `user` through setpriv; the server gets SIGINT if the benchmark dies without stopping it. */
-function asUser(
-  user: { uid: number; gid: number } | undefined,
-  file: string,
-  args: string[],
-): [string, string[]] {
-  if (user === undefined) return [file, args];
-  return [
-    'setpriv',
-    [
-      `--reuid=${user.uid}`,
-      `--regid=${user.gid}`,
-      '--clear-groups',
-      '--pdeathsig',
-      'SIGINT',
-      '--',
-      file,
-      ...args,
-    ],
-  ];
 }

@@ -10,6 +10,14 @@ import { Client } from 'pg';
 
 const run = promisify(execFile);
 
+/** How a server is started: for tests (the default) or for benchmarks. */
+export interface PostgresOptions {
+  /** Commits reach the disk (fsync, synchronous_commit, full_page_writes on), as deployed; tests turn them off. */
+  readonly durable?: boolean;
+  /** More `name=value` settings. */
+  readonly settings?: readonly string[];
+}
+
 /** A PostgreSQL server started for tests. */
 export interface TestPostgres {
   /**
@@ -17,6 +25,8 @@ export interface TestPostgres {
    * admits every role, superuser included, by SCRAM-SHA-256 password only.
    */
   readonly url: string;
+  /** The postmaster's process id (its children are the server's other processes). */
+  readonly pid: number;
   /** Fast shutdown, then removes the data directory. */
   stop(): Promise<void>;
 }
@@ -33,7 +43,7 @@ const PORT_ATTEMPTS = 5;
  * Every login, over the socket or TCP, needs its password (SCRAM-SHA-256), so tests
  * prove that a role's password is what admits it.
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
   const bin = await findOrInstallBinaries();
   const user = process.getuid?.() === 0 ? await ensureSystemUser('postgres') : undefined;
 
@@ -61,7 +71,7 @@ export async function startPostgres(): Promise<TestPostgres> {
           'postgres',
           `--pwfile=${pwfile}`,
           '--auth=scram-sha-256',
-          '--no-sync',
+          ...(options.durable ? [] : ['--no-sync']),
           '--no-locale',
           '--encoding=UTF8',
         ]),
@@ -74,9 +84,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const port = await freePort();
       try {
-        const child = await startServer(bin, user, pgdata, sockets, port, password);
+        const child = await startServer(bin, user, pgdata, sockets, port, password, options);
         const url = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
-        return { url, stop: () => stopServer(child, dir) };
+        return { url, pid: child.pid ?? -1, stop: () => stopServer(child, dir) };
       } catch (err) {
         lastError = err;
         if (!(err instanceof PortTakenError)) break;
@@ -236,7 +246,13 @@ async function startServer(
   sockets: string,
   port: number,
   password: string,
+  options: PostgresOptions,
 ): Promise<ChildProcess> {
+  const durability = options.durable
+    ? // As deployed, stated rather than assumed from the defaults (benchmarks).
+      ['fsync=on', 'synchronous_commit=on', 'full_page_writes=on']
+    : // Throwaway data: durability buys nothing and costs seconds.
+      ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'shared_buffers=32MB'];
   const [file, args] = asUser(
     user,
     join(bin, 'postgres'),
@@ -252,17 +268,9 @@ async function startServer(
       // Roles created WITH PASSWORD 'plain' get a SCRAM verifier, never an MD5 hash.
       '-c',
       'password_encryption=scram-sha-256',
-      // Throwaway data: durability buys nothing and costs seconds.
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
       '-c',
       'max_connections=300',
-      '-c',
-      'shared_buffers=32MB',
+      ...[...durability, ...(options.settings ?? [])].flatMap((setting) => ['-c', setting]),
     ],
     { dieWithParent: true },
   );
