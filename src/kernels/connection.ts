@@ -151,10 +151,6 @@ export interface KernelRuntimeDir {
 /** Name prefix of the private runtime directories under the system temp dir. */
 export const RUNTIME_DIR_PREFIX = 'rungate-kernel-';
 
-export async function writeConnectionFile(info: ConnectionInfo): Promise<KernelRuntimeDir> {
-  return fillRuntimeDir(await mkdtemp(join(tmpdir(), RUNTIME_DIR_PREFIX)), info, undefined);
-}
-
 async function fillRuntimeDir(
   dir: string,
   info: ConnectionInfo,

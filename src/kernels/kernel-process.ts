@@ -10,9 +10,6 @@ import type { RingLog } from './ring-log';
 
 /** What a provisioner adds to a plain process: limits, accounting, clean-up. */
 export interface ProcessControls {
-  /** Who the process runs as, when the gateway (root) starts it as another user. */
-  readonly uid?: number;
-  readonly gid?: number;
   /** Whether SIGINT to the process group reaches the kernel (not through a sandbox). */
   readonly signalsReachKernel: boolean;
   limitReached?(exit: ProcessExit): KernelLimit | undefined;
@@ -78,9 +75,6 @@ export class KernelProcess implements ProvisionedProcess {
     const child = spawn(command, args, {
       env,
       cwd,
-      // Dropping to another user also drops the supplementary groups (libuv calls setgroups).
-      ...(controls.uid !== undefined ? { uid: controls.uid } : {}),
-      ...(controls.gid !== undefined ? { gid: controls.gid } : {}),
       // detached: setsid(), so the kernel leads its own process group and a
       // Ctrl-C or SIGINT to the gateway's group does not reach it.
       detached: true,

@@ -4,13 +4,13 @@
  * exhausts its memory does to its own session and to others.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT, startGateway, type Gateway } from '../support/gateway';
-import { waitFor } from '../support/net';
+import { listen, ownAddress, waitFor } from '../support/net';
 import { notebook, runbooksDir } from '../support/notebooks';
 import { createOrdersTarget, writeOrdersTargetsFile } from '../support/pg-target';
 import { createDatabase } from '../support/postgres';
@@ -71,16 +71,6 @@ const SANDBOXED = notebook({
   ],
 });
 
-function listen(server: Server, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const a = server.address();
-      resolve(typeof a === 'object' && a ? a.port : 0);
-    });
-  });
-}
-
 describe('sandboxed kernels over HTTP', () => {
   let gw: Gateway;
   let runbooks: string;
@@ -91,9 +81,7 @@ describe('sandboxed kernels over HTTP', () => {
   let carol: string;
   const wide = createServer((s) => s.end());
   let widePort = 0;
-  const own = Object.values(networkInterfaces())
-    .flat()
-    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  const own = ownAddress();
 
   beforeAll(async () => {
     const admin = inject('postgresUrl');

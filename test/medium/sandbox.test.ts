@@ -4,8 +4,8 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AppConfig } from '../../src/config/config.types';
@@ -14,6 +14,7 @@ import type { ExecuteResult, Kernel } from '../../src/kernels/kernels.types';
 import { isStreamMsg } from '../../src/kernels/messages';
 import { pythonAdapter } from '../../src/kernels/languages';
 import { kernelTestConfig, processExists, waitUntil } from '../support/kernels';
+import { listen, ownAddress } from '../support/net';
 
 const SECRET = 'gateway-secret-4f1c9a';
 
@@ -45,16 +46,6 @@ function connectProbe(host: string, port: number): string {
     '    r = type(e).__name__',
     'print(json.dumps(r))',
   ].join('\n');
-}
-
-function listen(server: Server, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const a = server.address();
-      resolve(typeof a === 'object' && a ? a.port : 0);
-    });
-  });
 }
 
 describe('kernel sandbox', () => {
@@ -158,9 +149,7 @@ describe('kernel sandbox', () => {
     const port = await listen(server, '127.0.0.1');
     const pg = new URL(inject('postgresUrl'));
     const [kafkaHost, kafkaPort] = inject('kafkaBrokers').split(',')[0].split(':');
-    const own = Object.values(networkInterfaces())
-      .flat()
-      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    const own = ownAddress();
     const wide = createServer((s) => s.end());
     const widePort = await listen(wide, '0.0.0.0');
     try {

@@ -1,4 +1,5 @@
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
 
 /** A loopback port that was free a moment ago (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -37,4 +38,22 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Listens on a free port of `host`; answers the port. */
+export function listen(server: Server, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const a = server.address();
+      resolve(typeof a === 'object' && a ? a.port : 0);
+    });
+  });
+}
+
+/** This machine's first non-loopback IPv4 address, if it has one. */
+export function ownAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 }

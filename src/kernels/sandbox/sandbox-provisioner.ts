@@ -117,6 +117,11 @@ export class SandboxProvisioner implements KernelProvisioner {
     return `kernels run sandboxed by bubblewrap ${who}, network ${this.network}, ${limits}`;
   }
 
+  /** The host ids kernels run as: the kernel user's, or the gateway's own. */
+  private get kernelIds(): KernelOwner {
+    return this.owner ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  }
+
   prepare(kernelName: string): ReturnType<KernelProvisioner['prepare']> {
     // Kernels in their own network namespace are reachable through Unix sockets only.
     return prepareConnection(kernelName, 'ipc', this.owner);
@@ -124,10 +129,7 @@ export class SandboxProvisioner implements KernelProvisioner {
 
   async launch(launch: KernelLaunch): Promise<ProvisionedProcess> {
     const { runtime } = launch;
-    const { uid, gid } = this.owner ?? {
-      uid: process.getuid?.() ?? 0,
-      gid: process.getgid?.() ?? 0,
-    };
+    const { uid, gid } = this.kernelIds;
     const ids = identityFiles(uid, gid);
     await writeEtc(runtime, 'passwd', ids.passwd);
     await writeEtc(runtime, 'group', ids.group);
@@ -216,10 +218,7 @@ export class SandboxProvisioner implements KernelProvisioner {
 
   /** Starts a trivial sandbox the way kernels are started, so problems show at start-up. */
   private probe(): void {
-    const { uid, gid } = this.owner ?? {
-      uid: process.getuid?.() ?? 0,
-      gid: process.getgid?.() ?? 0,
-    };
+    const { uid, gid } = this.kernelIds;
     const args = [
       '--unshare-user',
       '--unshare-pid',
