@@ -1,4 +1,6 @@
+import type { QueryResultRow } from 'pg';
 import type { Queryable } from '../db/database';
+import { isSqlError } from '../db/pg-errors';
 import { GENESIS_HASH } from './audit.types';
 import type { ChainHead, ChainStart, StoredChainRow } from './hash-chain';
 
@@ -92,34 +94,61 @@ export class AuditRepository {
 
   /** Inserts a sealed event and moves its chain's head to it (the head must be locked). */
   async append(tx: Queryable, row: AuditRowInput): Promise<void> {
+    const params: unknown[] = [];
     await tx.query(
-      `WITH inserted AS (
-         INSERT INTO audit_events
-           (id, chain, seq, type, time, severity, session_id, actor_sub, actor_name,
-            trace_id, traceparent, tracestate, prev_hash, hash, body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         RETURNING chain, seq, hash
-       )
+      `WITH inserted AS (${insertEvents([row], params, false)} RETURNING chain, seq, hash)
        UPDATE audit_chains c SET seq = i.seq, head_hash = i.hash, updated_at = now()
          FROM inserted i WHERE c.chain = i.chain`,
-      [
-        row.id,
-        row.chain,
-        row.seq,
-        row.type,
-        row.time,
-        row.severity,
-        row.sessionId ?? null,
-        row.actorSub ?? null,
-        row.actorName ?? null,
-        row.traceId,
-        row.traceparent,
-        row.tracestate ?? null,
-        row.prevHash,
-        row.hash,
-        row.body,
-      ],
+      params,
     );
+  }
+
+  /**
+   * Appends `rows` (consecutive events of one chain, sealed against `prev`) in one
+   * statement, provided the chain's head is still `prev`: a compare-and-set on the
+   * head, which also takes the head's row lock until the statement's transaction
+   * ends. Answers false, having written nothing, when the head moved (or the chain
+   * does not exist yet).
+   */
+  async appendAt(db: Queryable, prev: ChainHead, rows: readonly AuditRowInput[]): Promise<boolean> {
+    const params: unknown[] = [];
+    const { rows: out } = await db.query<{ appended: string }>(
+      `WITH ${headMove(prev, rows, params)},
+       appended AS (${insertEvents(rows, params)} RETURNING 1)
+       SELECT count(*) AS appended FROM appended`,
+      params,
+    );
+    return Number(out[0].appended) === rows.length;
+  }
+
+  /**
+   * Runs `write` and appends `row` (its event, sealed against `prev`) as one statement:
+   * one round trip, and outside a transaction one commit. When `write` changes no row,
+   * nothing is appended and no row is answered. When it does but the chain's head is
+   * no longer `prev`, the statement fails as a whole with {@link ChainHeadMoved}
+   * (nothing written), and the caller falls back to a transaction that locks the head.
+   */
+  async appendWith<R extends QueryResultRow>(
+    db: Queryable,
+    write: AuditedWrite,
+    prev: ChainHead,
+    row: AuditRowInput,
+  ): Promise<R[]> {
+    const params = [...write.params];
+    try {
+      const { rows } = await db.query<R>(
+        `WITH ${write.ctes},
+         ${headMove(prev, [row], params, `EXISTS (SELECT 1 FROM ${write.returning})`)},
+         appended AS (${insertEvents([row], params)} RETURNING 1)
+         SELECT w.* FROM ${write.returning} w
+          WHERE rungate_audit_appended((SELECT count(*) FROM appended))`,
+        params,
+      );
+      return rows;
+    } catch (err) {
+      if (isSqlError(err) && err.code === CHAIN_HEAD_MOVED) throw new ChainHeadMoved(row.chain);
+      throw err;
+    }
   }
 
   /** A chain's head and what retention removed from its start; undefined for an unknown chain. */
@@ -339,6 +368,92 @@ export class AuditRepository {
     );
     return Number(rows[0].removed);
   }
+}
+
+/** SQLSTATE raised by `rungate_audit_appended` (migration 007). */
+const CHAIN_HEAD_MOVED = 'RG001';
+
+/** The chain's head moved between sealing an event and writing it: retry under the lock. */
+export class ChainHeadMoved extends Error {
+  constructor(readonly chain: string) {
+    super(`the head of audit chain ${chain} moved`);
+  }
+}
+
+/**
+ * A write that an audit event describes, to run in one statement with the event:
+ * common table expressions (`name AS (UPDATE ... RETURNING ...)`, data-modifying
+ * ones included) using `$1..$n` for `params`, and the name of the one whose rows
+ * the statement answers. The event is appended only if that one returns a row.
+ */
+export interface AuditedWrite {
+  readonly ctes: string;
+  readonly returning: string;
+  readonly params: readonly unknown[];
+}
+
+/** Runs `write` on its own (in `q`'s transaction, if any); answers the rows it returns. */
+export async function runWrite<R extends QueryResultRow>(
+  q: Queryable,
+  write: AuditedWrite,
+): Promise<R[]> {
+  const { rows } = await q.query<R>(`WITH ${write.ctes} SELECT * FROM ${write.returning}`, [
+    ...write.params,
+  ]);
+  return rows;
+}
+
+/** `head AS (...)`: moves the chain's head from `prev` to the last of `rows`, if it is still `prev`. */
+function headMove(
+  prev: ChainHead,
+  rows: readonly AuditRowInput[],
+  params: unknown[],
+  condition = 'true',
+): string {
+  const last = rows[rows.length - 1];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  return `head AS (
+    UPDATE audit_chains c SET seq = ${p(last.seq)}, head_hash = ${p(last.hash)}, updated_at = now()
+     WHERE c.chain = ${p(last.chain)} AND c.seq = ${p(prev.seq)} AND c.head_hash = ${p(prev.hash)}
+       AND ${condition}
+    RETURNING c.chain)`;
+}
+
+/**
+ * `INSERT INTO audit_events ...` of `rows`; when a `head` CTE precedes it, only if
+ * that moved the head.
+ */
+function insertEvents(
+  rows: readonly AuditRowInput[],
+  params: unknown[],
+  onlyIfHeadMoved = true,
+): string {
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const values = rows.map(
+    (r) =>
+      `(${[
+        `${p(r.id)}::uuid`,
+        `${p(r.chain)}::text`,
+        `${p(r.seq)}::bigint`,
+        `${p(r.type)}::text`,
+        `${p(r.time)}::timestamptz`,
+        `${p(r.severity)}::text`,
+        `${p(r.sessionId ?? null)}::text`,
+        `${p(r.actorSub ?? null)}::text`,
+        `${p(r.actorName ?? null)}::text`,
+        `${p(r.traceId)}::text`,
+        `${p(r.traceparent)}::text`,
+        `${p(r.tracestate ?? null)}::text`,
+        `${p(r.prevHash)}::text`,
+        `${p(r.hash)}::text`,
+        `${p(r.body)}::text`,
+      ].join(', ')})`,
+  );
+  return `INSERT INTO audit_events
+      (id, chain, seq, type, time, severity, session_id, actor_sub, actor_name,
+       trace_id, traceparent, tracestate, prev_hash, hash, body)
+    SELECT v.* FROM (VALUES ${values.join(', ')}) AS v
+    ${onlyIfHeadMoved ? 'WHERE EXISTS (SELECT 1 FROM head)' : ''}`;
 }
 
 /** Escapes `%`, `_` and `\` for a LIKE pattern (default escape character). */

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { QueryResultRow } from 'pg';
 import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { ErrorCode, RungateError } from '../common/errors';
@@ -11,19 +12,26 @@ import {
   setBacklogSource,
   type AuditBacklog,
 } from './audit.metrics';
-import type { AuditRepository } from './audit.repository';
+import {
+  ChainHeadMoved,
+  runWrite,
+  type AuditedWrite,
+  type AuditRepository,
+  type AuditRowInput,
+} from './audit.repository';
 import {
   AUDIT_SCHEMA,
   DEFAULT_SEVERITY,
   GATEWAY_CHAIN,
   SYSTEM_ACTOR,
+  type AuditActor,
   type AuditEvent,
   type AuditEventType,
   type AuditPayload,
   type AuditSeverity,
 } from './audit.types';
 import { AuditEventValidator } from './audit-validator';
-import { ChainVerifier, sealEvent, type ChainVerification } from './hash-chain';
+import { ChainVerifier, sealEvent, type ChainHead, type ChainVerification } from './hash-chain';
 
 /** Options of a single `record`. */
 export interface RecordOptions {
@@ -77,6 +85,8 @@ export interface AuditServiceSettings {
 const VERIFY_PAGE = 1000;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
+/** Chains whose head a process remembers (one a live session, plus the gateway's). */
+const KNOWN_HEADS = 4096;
 /** Events one group commit writes at most. */
 const SOON_BATCH = 500;
 /**
@@ -84,6 +94,53 @@ const SOON_BATCH = 500;
  * not grow memory without bound. Past it, events are dropped, counted and logged.
  */
 const SOON_LIMIT = 20_000;
+
+/** An event before it has a place in its chain. */
+interface EventDraft {
+  readonly type: AuditEventType;
+  readonly chain: string;
+  readonly sessionId: string | undefined;
+  readonly actor: AuditActor;
+  readonly severity: AuditSeverity;
+  readonly members: object;
+  readonly trace: TraceContext;
+  readonly id: string;
+  readonly time: string;
+}
+
+/** An event placed in its chain: the row to store and the event as it reads back. */
+interface SealedEvent {
+  readonly row: AuditRowInput;
+  readonly stored: AuditEvent;
+}
+
+/**
+ * The heads of the chains this process wrote last, so that appending needs no read
+ * first. Only a guess: every append compares and sets, and a miss reads the head.
+ * Bounded; the oldest entries go first.
+ */
+class KnownHeads {
+  private readonly heads = new Map<string, ChainHead>();
+
+  constructor(private readonly max: number) {}
+
+  get(chain: string): ChainHead | undefined {
+    return this.heads.get(chain);
+  }
+
+  set(chain: string, head: ChainHead): void {
+    this.heads.delete(chain);
+    this.heads.set(chain, head);
+    if (this.heads.size > this.max) {
+      const oldest = this.heads.keys().next();
+      if (!oldest.done) this.heads.delete(oldest.value);
+    }
+  }
+
+  delete(chain: string): void {
+    this.heads.delete(chain);
+  }
+}
 
 interface SoonEvent {
   readonly type: AuditEventType;
@@ -103,6 +160,7 @@ export class AuditService {
   private readonly soon: SoonEvent[] = [];
   private flushing: Promise<void> | undefined;
   private dropped = 0;
+  private readonly heads = new KnownHeads(KNOWN_HEADS);
   /** One function, so a transaction that records many events nudges the relay once. */
   private readonly nudgeRelay = (): void => this.relay?.nudge();
 
@@ -134,49 +192,125 @@ export class AuditService {
     payload: AuditPayload<T>,
     options: RecordOptions = {},
   ): Promise<AuditEvent<T>> {
+    const draft = this.draft(type, payload, options);
+    // The head this process last wrote: a compare-and-set append needs no read first.
+    const known = this.heads.get(draft.chain);
+    if (known) {
+      const sealed = this.seal(draft, known);
+      if (await this.repo.appendAt(tx, known, [sealed.row])) return this.appended<T>(tx, sealed);
+    }
+    const head = await this.repo.lockChainHead(tx, draft.chain);
+    const sealed = this.seal(draft, head);
+    await this.repo.append(tx, sealed.row);
+    return this.appended<T>(tx, sealed);
+  }
+
+  /**
+   * Runs `write` and records the event that describes it, committed together in one
+   * statement when this process knows the chain's head (one round trip, one commit),
+   * else in a transaction. The event is recorded only if `write` returned a row; the
+   * rows it returned are answered. Throws, having written nothing, when the event
+   * cannot be written.
+   */
+  async commitWith<R extends QueryResultRow, T extends AuditEventType>(
+    write: AuditedWrite,
+    type: T,
+    payload: AuditPayload<T>,
+    options: RecordOptions = {},
+  ): Promise<R[]> {
+    const draft = this.draft(type, payload, options);
+    const known = this.heads.get(draft.chain);
+    if (known) {
+      const sealed = this.seal(draft, known);
+      try {
+        const rows = await this.repo.appendWith<R>(this.db, write, known, sealed.row);
+        if (rows.length > 0) this.appended(this.db, sealed);
+        return rows;
+      } catch (err) {
+        if (!(err instanceof ChainHeadMoved)) throw err;
+        this.heads.delete(draft.chain);
+      }
+    }
+    return this.db.transaction(async (tx) => {
+      const rows = await runWrite<R>(tx, write);
+      if (rows.length > 0) await this.record(tx, type, payload, options);
+      return rows;
+    });
+  }
+
+  /** Who, when, which chain and trace: everything of an event but its place in the chain. */
+  private draft(
+    type: AuditEventType,
+    payload: AuditPayload<AuditEventType>,
+    options: RecordOptions,
+  ): EventDraft {
     const { actor, severity, ...members } = payload;
     const session = (members as { session?: unknown }).session;
-    const chain = typeof session === 'string' ? session : GATEWAY_CHAIN;
     const trace = options.trace ?? currentTraceContext() ?? freshTrace();
-    const resolvedActor = actor ?? currentActor() ?? SYSTEM_ACTOR;
-
-    const head = await this.repo.lockChainHead(tx, chain);
-    const { event, body } = sealEvent({
-      ...members,
-      schema: AUDIT_SCHEMA,
-      id: uuidv7(),
+    return {
       type,
-      time: (options.time ?? new Date()).toISOString(),
+      chain: typeof session === 'string' ? session : GATEWAY_CHAIN,
+      sessionId: typeof session === 'string' ? session : undefined,
+      actor: actor ?? currentActor() ?? SYSTEM_ACTOR,
       severity: severity ?? severityOf(type, members),
-      actor: resolvedActor,
-      trace_id: trace.traceId,
-      span_id: trace.spanId,
+      members,
+      trace,
+      id: uuidv7(),
+      time: (options.time ?? new Date()).toISOString(),
+    };
+  }
+
+  /** The event placed after `head`: hashed, rendered, checked against the schema. */
+  private seal(d: EventDraft, head: ChainHead): SealedEvent {
+    const { event, body } = sealEvent({
+      ...d.members,
+      schema: AUDIT_SCHEMA,
+      id: d.id,
+      type: d.type,
+      time: d.time,
+      severity: d.severity,
+      actor: d.actor,
+      trace_id: d.trace.traceId,
+      span_id: d.trace.spanId,
       seq: head.seq + 1,
       prev_hash: head.hash,
     } as Omit<AuditEvent, 'hash'>);
     // What is stored is what the parse of the stored body gives back (undefined members dropped).
     const stored: unknown = JSON.parse(body);
     this.validator.assertValid(stored);
-    await this.repo.append(tx, {
-      id: event.id,
-      chain,
-      seq: event.seq,
-      type,
-      time: event.time,
-      severity: event.severity,
-      sessionId: typeof session === 'string' ? session : undefined,
-      actorSub: resolvedActor.sub,
-      actorName: resolvedActor.name,
-      traceId: trace.traceId,
-      traceparent: trace.traceparent,
-      tracestate: trace.tracestate,
-      prevHash: event.prev_hash,
-      hash: event.hash,
-      body,
-    });
-    auditRecordedTotal.inc({ type });
-    tx.afterCommit(this.nudgeRelay);
-    return stored as AuditEvent<T>;
+    return {
+      stored: stored as AuditEvent,
+      row: {
+        id: event.id,
+        chain: d.chain,
+        seq: event.seq,
+        type: d.type,
+        time: event.time,
+        severity: event.severity,
+        sessionId: d.sessionId,
+        actorSub: d.actor.sub,
+        actorName: d.actor.name,
+        traceId: d.trace.traceId,
+        traceparent: d.trace.traceparent,
+        tracestate: d.trace.tracestate,
+        prevHash: event.prev_hash,
+        hash: event.hash,
+        body,
+      },
+    };
+  }
+
+  /**
+   * Bookkeeping once an event is written through `q`: the chain's head as this process
+   * now knows it (taken at once, so a second event of the same transaction follows
+   * it; if the transaction rolls back instead, the next compare-and-set misses and
+   * the head is read again), the metric, and the relay woken after the commit.
+   */
+  private appended<T extends AuditEventType>(q: Queryable, sealed: SealedEvent): AuditEvent<T> {
+    this.heads.set(sealed.row.chain, { seq: sealed.row.seq, hash: sealed.row.hash });
+    auditRecordedTotal.inc({ type: sealed.row.type });
+    q.afterCommit(this.nudgeRelay);
+    return sealed.stored as AuditEvent<T>;
   }
 
   /** Records an event in a transaction of its own (for events that change no other state). */
@@ -237,19 +371,69 @@ export class AuditService {
   private async flushSoon(): Promise<void> {
     while (this.soon.length > 0) {
       const batch = this.soon.splice(0, SOON_BATCH);
+      const rest = await this.appendKnown(batch);
+      if (rest.length === 0) continue;
       try {
         await this.db.transaction(async (tx) => {
-          for (const e of batch) await this.record(tx, e.type, e.payload, e.options);
+          for (const e of rest) await this.record(tx, e.type, e.payload, e.options);
         });
       } catch {
         // One bad event must not take the others with it: write them one by one.
-        for (const e of batch) {
+        for (const e of rest) {
           await this.recordNow(e.type, e.payload, e.options).catch((err: unknown) => {
             this.logger.error({ err, type: e.type }, 'an audit event could not be recorded');
           });
         }
       }
     }
+  }
+
+  /**
+   * Appends the events of chains whose head this process knows, one statement per
+   * chain (the common case: the gateway chain, written by this process alone).
+   * Answers the events left for a transaction: those of other chains, and all of a
+   * chain whose head moved or whose events could not be sealed.
+   */
+  private async appendKnown(batch: readonly SoonEvent[]): Promise<SoonEvent[]> {
+    const byChain = new Map<string, { events: SoonEvent[]; drafts: EventDraft[] }>();
+    for (const e of batch) {
+      const d = this.draft(e.type, e.payload, e.options);
+      const group = byChain.get(d.chain) ?? { events: [], drafts: [] };
+      group.events.push(e);
+      group.drafts.push(d);
+      byChain.set(d.chain, group);
+    }
+    const rest: SoonEvent[] = [];
+    for (const [chain, { events, drafts }] of byChain) {
+      const known = this.heads.get(chain);
+      if (!known) {
+        rest.push(...events);
+        continue;
+      }
+      try {
+        let head = known;
+        const sealed = drafts.map((d) => {
+          const s = this.seal(d, head);
+          head = { seq: s.row.seq, hash: s.row.hash };
+          return s;
+        });
+        if (
+          await this.repo.appendAt(
+            this.db,
+            known,
+            sealed.map((s) => s.row),
+          )
+        ) {
+          for (const s of sealed) this.appended(this.db, s);
+          continue;
+        }
+        this.heads.delete(chain);
+      } catch (err) {
+        this.logger.warn({ err, chain }, 'a group of audit events goes the slow way');
+      }
+      rest.push(...events);
+    }
+    return rest;
   }
 
   /**

@@ -6,7 +6,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SessionAudit } from './session-audit';
 import type { PendingExecution, SessionRuntime } from './session-runtime';
-import { SessionsRepository, type ExecutionOutcome } from './sessions.repository';
+import { executionFromRow, SessionsRepository, type ExecutionOutcome } from './sessions.repository';
 import type { ExecutionRecord } from './sessions.types';
 
 /** Tries at recording the end of an execution before giving up (and logging). */
@@ -32,19 +32,16 @@ export class ExecutionCompletion {
     // The cell has run: its end must be recorded, so a passing database fault is retried.
     for (let attempt = 1; attempt <= FINISH_ATTEMPTS && !finished; attempt++) {
       try {
-        finished = await this.repo.transaction(async (tx) => {
-          const row = await this.repo.finishExecution(p.record.id, outcome, tx);
-          if (row)
-            await this.audit.executionCompleted(
-              tx,
-              rt.session,
-              row,
-              outcome,
-              durationMs,
-              p.trace.context,
-            );
-          return row ?? p.record;
-        });
+        const [row] = await this.audit.commitCompleted(
+          this.repo.finishExecutionWrite(p.record.id, outcome),
+          rt.session,
+          p.record,
+          outcome,
+          durationMs,
+          p.trace.context,
+        );
+        // No row: the execution had already ended (and was recorded then).
+        finished = row ? executionFromRow(row) : p.record;
       } catch (err) {
         this.log.error(
           { err, session: rt.id, execution: p.record.id, attempt },

@@ -10,13 +10,13 @@ import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
-import type { Queryable } from '../db/database';
 import type { RunbookCell } from '../runbooks/runbooks.types';
 import { currentTraceContext, currentTraceparent } from '../telemetry/otel';
 import { MutatingGate, type BreakGlass } from './mutating-gate';
 import { SessionAudit } from './session-audit';
 import { newPending, type PendingExecution, type SessionRuntime } from './session-runtime';
-import { SessionsRepository } from './sessions.repository';
+import { executionFromRow, SessionsRepository, type NewExecution } from './sessions.repository';
+import type { ExecutionRecord } from './sessions.types';
 
 @Injectable()
 export class ExecutionRequests {
@@ -51,9 +51,7 @@ export class ExecutionRequests {
       rt.executions.assertRoom(rt.id, cells.length);
       const added: PendingExecution[] = [];
       for (const cell of cells) {
-        const record = await this.repo
-          .transaction(async (tx) => this.record(tx, rt, principal, cell, breakGlass))
-          .catch(auditUnavailable);
+        const record = await this.record(rt, principal, cell, breakGlass).catch(auditUnavailable);
         const p = newPending(
           record,
           batch,
@@ -78,34 +76,41 @@ export class ExecutionRequests {
     });
   }
 
+  /**
+   * Commits the execution's row with its event. A cell that needs no approval takes
+   * one statement (one round trip, one commit); a mutating cell takes a transaction,
+   * in which it uses its approval (or breaks glass): two requests cannot both use one.
+   */
   private async record(
-    tx: Queryable,
     rt: SessionRuntime,
     principal: Principal,
     cell: RunbookCell,
     breakGlass: BreakGlass | undefined,
-  ) {
-    const r = await this.repo.insertExecution(
-      {
-        id: randomUUID(),
-        sessionId: rt.id,
-        cellId: cell.id,
-        cellIndex: cell.index,
-        cellSha256: cell.sha256,
-        cellClass: cell.class ?? 'read-only',
-        code: this.codeFor(rt, cell),
-        requestedBy: { sub: principal.sub, name: principal.name },
-      },
-      tx,
-    );
-    // A mutating cell runs only under a usable approval (or break-glass), taken in
-    // this transaction: two requests cannot both use one approval.
-    const approval =
-      cell.class === 'mutating'
-        ? await this.gate.admit(tx, rt, principal, cell, r, breakGlass)
-        : undefined;
-    await this.audit.executionRequested(tx, rt.session, r, approval);
-    return r;
+  ): Promise<ExecutionRecord> {
+    const execution: NewExecution = {
+      id: randomUUID(),
+      sessionId: rt.id,
+      cellId: cell.id,
+      cellIndex: cell.index,
+      cellSha256: cell.sha256,
+      cellClass: cell.class ?? 'read-only',
+      code: this.codeFor(rt, cell),
+      requestedBy: { sub: principal.sub, name: principal.name },
+    };
+    if (cell.class !== 'mutating') {
+      const [row] = await this.audit.commitRequested(
+        this.repo.insertExecutionWrite(execution),
+        rt.session,
+        execution,
+      );
+      return executionFromRow(row);
+    }
+    return this.repo.transaction(async (tx) => {
+      const r = await this.repo.insertExecution(execution, tx);
+      const approval = await this.gate.admit(tx, rt, principal, cell, r, breakGlass);
+      await this.audit.executionRequested(tx, rt.session, r, approval);
+      return r;
+    });
   }
 
   /** The parameters cell runs the session's validated values, not the notebook's defaults. */

@@ -2,11 +2,12 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { ApprovalRecord } from '../approvals';
 import { digestOf } from '../audit';
 import { AuditService } from '../audit/audit.service';
-import type { AuditCellClass, AuditRunbook } from '../audit/audit.types';
+import type { AuditedWrite } from '../audit/audit.repository';
+import type { AuditCellClass, AuditPayload, AuditRunbook } from '../audit/audit.types';
 import type { Queryable } from '../db/database';
 import type { TraceContext } from '../telemetry/otel';
 import type { SessionCredentials } from '../targets/targets.types';
-import type { ExecutionOutcome } from './sessions.repository';
+import type { ExecutionOutcome, ExecutionRow } from './sessions.repository';
 import type { ExecutionRecord, SessionRecord } from './sessions.types';
 
 /** The audit events of sessions, built from what sessions hold (one place for their shapes). */
@@ -126,55 +127,62 @@ export class SessionAudit {
     e: ExecutionRecord,
     approval?: ApprovalRecord,
   ) {
-    await this.audit.record(tx, 'cell.execution.requested', {
-      session: s.id,
-      runbook: runbookOf(s),
-      cell: { ...cellOf(e), code: e.code },
-      ...(approval
-        ? {
-            approval: {
-              id: approval.id,
-              state: 'consumed' as const,
-              ...(approval.breakglass ? { breakglass: true } : {}),
-              parameters_sha256: approval.parameters.sha256,
-            },
-            // Break-glass runs are what a security team must see first.
-            ...(approval.breakglass ? { severity: 'critical' as const } : {}),
-          }
-        : {}),
-    });
+    await this.audit.record(tx, 'cell.execution.requested', requested(s, e, approval));
   }
 
-  async executionCompleted(
-    tx: Queryable,
+  /** Inserts a cell's execution (a cell that needs no approval) with its event; answers the row. */
+  async commitRequested(
+    write: AuditedWrite,
     s: SessionRecord,
-    e: ExecutionRecord,
+    e: ExecutionCell & { code: string },
+  ) {
+    return this.audit.commitWith<ExecutionRow, 'cell.execution.requested'>(
+      write,
+      'cell.execution.requested',
+      requested(s, e),
+    );
+  }
+
+  /** Records how an execution ended with its event; answers the row, none if it had ended. */
+  async commitCompleted(
+    write: AuditedWrite,
+    s: SessionRecord,
+    e: ExecutionCell,
     o: ExecutionOutcome,
     durationMs: number,
     trace: TraceContext | undefined,
   ) {
-    await this.audit.record(
-      tx,
+    return this.audit.commitWith<ExecutionRow, 'cell.execution.completed'>(
+      write,
       'cell.execution.completed',
-      {
-        session: s.id,
-        runbook: runbookOf(s),
-        cell: cellOf(e),
-        outcome: {
-          result: o.state === 'ok' ? 'success' : 'failure',
-          ...(o.error?.reason ? { reason: o.error.reason } : {}),
-          status: o.state,
-          duration_ms: Math.round(durationMs),
-          execution_count: o.executionCount,
-          output_bytes: o.outputBytes,
-          output_sha256: digestOf(o.outputs),
-          truncated: o.truncated,
-          ...(o.error ? { error: { ename: o.error.ename, evalue: o.error.evalue } } : {}),
-          ...(this.audit.settings.recordOutputs ? { outputs: o.outputs } : {}),
-        },
-      },
+      this.completed(s, e, o, durationMs),
       trace ? { trace } : {},
     );
+  }
+
+  private completed(
+    s: SessionRecord,
+    e: ExecutionCell,
+    o: ExecutionOutcome,
+    durationMs: number,
+  ): AuditPayload<'cell.execution.completed'> {
+    return {
+      session: s.id,
+      runbook: runbookOf(s),
+      cell: cellOf(e),
+      outcome: {
+        result: o.state === 'ok' ? 'success' : 'failure',
+        ...(o.error?.reason ? { reason: o.error.reason } : {}),
+        status: o.state,
+        duration_ms: Math.round(durationMs),
+        execution_count: o.executionCount,
+        output_bytes: o.outputBytes,
+        output_sha256: digestOf(o.outputs),
+        truncated: o.truncated,
+        ...(o.error ? { error: { ename: o.error.ename, evalue: o.error.evalue } } : {}),
+        ...(this.audit.settings.recordOutputs ? { outputs: o.outputs } : {}),
+      },
+    };
   }
 
   /** Events that describe something already done: a failure to record is logged, never thrown. */
@@ -191,7 +199,37 @@ function runbookOf(s: SessionRecord): AuditRunbook {
   return { id: s.runbookId, version: s.runbookVersion };
 }
 
-function cellOf(e: ExecutionRecord) {
+function requested(
+  s: SessionRecord,
+  e: ExecutionCell & { code: string },
+  approval?: ApprovalRecord,
+): AuditPayload<'cell.execution.requested'> {
+  return {
+    session: s.id,
+    runbook: runbookOf(s),
+    cell: { ...cellOf(e), code: e.code },
+    ...(approval
+      ? {
+          approval: {
+            id: approval.id,
+            state: 'consumed' as const,
+            ...(approval.breakglass ? { breakglass: true } : {}),
+            parameters_sha256: approval.parameters.sha256,
+          },
+          // Break-glass runs are what a security team must see first.
+          ...(approval.breakglass ? { severity: 'critical' as const } : {}),
+        }
+      : {}),
+  };
+}
+
+/** What an event says of the cell an execution runs (known before its row exists). */
+export type ExecutionCell = Pick<
+  ExecutionRecord,
+  'id' | 'cellId' | 'cellIndex' | 'cellSha256' | 'cellClass'
+>;
+
+function cellOf(e: ExecutionCell) {
   return {
     id: e.cellId,
     ...(e.cellIndex !== null ? { index: e.cellIndex } : {}),

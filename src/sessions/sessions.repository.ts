@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { runWrite, type AuditedWrite } from '../audit/audit.repository';
 import { Database, type Queryable } from '../db/database';
 import type {
   ExecutionRecord,
@@ -30,7 +31,7 @@ interface SessionRow {
   end_reason: string | null;
 }
 
-interface ExecutionRow {
+export interface ExecutionRow {
   id: string;
   session_id: string;
   seq: number;
@@ -236,14 +237,22 @@ export class SessionsRepository {
   }
 
   async insertExecution(e: NewExecution, q: Queryable = this.db): Promise<ExecutionRecord> {
-    const r = await q.query<ExecutionRow>(
-      `INSERT INTO executions (id, session_id, seq, cell_id, cell_index, cell_sha256, cell_class, code,
-         state, requested_by_sub, requested_by_name)
-       VALUES ($1, $2,
-         (SELECT COALESCE(MAX(seq), 0) + 1 FROM executions WHERE session_id = $2),
-         $3, $4, $5, $6, $7, 'queued', $8, $9)
-       RETURNING *`,
-      [
+    const rows = await runWrite<ExecutionRow>(q, this.insertExecutionWrite(e));
+    return executionFromRow(rows[0]);
+  }
+
+  /** The insert of a new (queued) execution, as a write its audit event commits with. */
+  insertExecutionWrite(e: NewExecution): AuditedWrite {
+    return {
+      ctes: `inserted AS (
+        INSERT INTO executions (id, session_id, seq, cell_id, cell_index, cell_sha256, cell_class,
+          code, state, requested_by_sub, requested_by_name)
+        VALUES ($1, $2,
+          (SELECT COALESCE(MAX(seq), 0) + 1 FROM executions WHERE session_id = $2),
+          $3, $4, $5, $6, $7, 'queued', $8, $9)
+        RETURNING *)`,
+      returning: 'inserted',
+      params: [
         e.id,
         e.sessionId,
         e.cellId,
@@ -254,8 +263,7 @@ export class SessionsRepository {
         e.requestedBy.sub,
         e.requestedBy.name,
       ],
-    );
-    return toExecution(r.rows[0]);
+    };
   }
 
   async markRunning(id: string, kernelId: string): Promise<void> {
@@ -266,23 +274,23 @@ export class SessionsRepository {
     );
   }
 
-  /** Records how an execution ended and the session's activity; answers the final row. */
-  async finishExecution(
-    id: string,
-    o: ExecutionOutcome,
-    q: Queryable = this.db,
-  ): Promise<ExecutionRecord | undefined> {
-    const r = await q.query<ExecutionRow>(
-      `WITH done AS (
-         UPDATE executions SET state = $2, execution_count = $3, error = $4, outputs = $5,
-           output_bytes = $6, truncated = $7, finished_at = now()
-         WHERE id = $1 AND state IN ('queued', 'running')
-         RETURNING *
-       ), touched AS (
-         UPDATE sessions SET last_activity_at = now() WHERE id = (SELECT session_id FROM done)
-       )
-       SELECT * FROM done`,
-      [
+  /**
+   * How an execution ended and the session's activity, as a write its audit event
+   * commits with; it changes nothing (and answers no row) unless the execution is
+   * still queued or running.
+   */
+  finishExecutionWrite(id: string, o: ExecutionOutcome): AuditedWrite {
+    return {
+      ctes: `done AS (
+        UPDATE executions SET state = $2, execution_count = $3, error = $4, outputs = $5,
+          output_bytes = $6, truncated = $7, finished_at = now()
+        WHERE id = $1 AND state IN ('queued', 'running')
+        RETURNING *
+      ), touched AS (
+        UPDATE sessions SET last_activity_at = now() WHERE id = (SELECT session_id FROM done)
+      )`,
+      returning: 'done',
+      params: [
         id,
         o.state,
         o.executionCount,
@@ -291,8 +299,7 @@ export class SessionsRepository {
         o.outputBytes,
         o.truncated,
       ],
-    );
-    return r.rows[0] ? toExecution(r.rows[0]) : undefined;
+    };
   }
 
   async cancelQueued(sessionId: string, ids?: string[]): Promise<void> {
@@ -305,7 +312,7 @@ export class SessionsRepository {
 
   async findExecution(id: string): Promise<ExecutionRecord | undefined> {
     const r = await this.db.query<ExecutionRow>('SELECT * FROM executions WHERE id = $1', [id]);
-    return r.rows[0] ? toExecution(r.rows[0]) : undefined;
+    return r.rows[0] ? executionFromRow(r.rows[0]) : undefined;
   }
 
   async listExecutions(sessionId: string, q: Queryable = this.db): Promise<ExecutionRecord[]> {
@@ -313,7 +320,7 @@ export class SessionsRepository {
       'SELECT * FROM executions WHERE session_id = $1 ORDER BY seq',
       [sessionId],
     );
-    return r.rows.map(toExecution);
+    return r.rows.map(executionFromRow);
   }
 }
 
@@ -341,7 +348,8 @@ function toSession(r: SessionRow): SessionRecord {
   };
 }
 
-function toExecution(r: ExecutionRow): ExecutionRecord {
+/** An executions row as the rest of the gateway reads it. */
+export function executionFromRow(r: ExecutionRow): ExecutionRecord {
   return {
     id: r.id,
     sessionId: r.session_id,

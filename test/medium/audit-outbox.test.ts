@@ -8,7 +8,7 @@ import { AuditModule } from '../../src/audit/audit.module';
 import { ConfigModule } from '../../src/config/config.module';
 import { loadConfig } from '../../src/config/load-config';
 import { DbModule } from '../../src/db/db.module';
-import { AuditRepository } from '../../src/audit/audit.repository';
+import { AuditRepository, type AuditedWrite } from '../../src/audit/audit.repository';
 import { AuditService } from '../../src/audit/audit.service';
 import { AUDIT_SAMPLES } from '../../src/audit/audit.samples';
 import { GATEWAY_CHAIN, type AuditActor, type AuditPayload } from '../../src/audit/audit.types';
@@ -211,6 +211,102 @@ describe(AuditService.name, () => {
       expect(event.actor).toEqual({ type: 'system', sub: 'rungate', name: 'rungate' });
       expect((await audit.verify(GATEWAY_CHAIN)).ok).toBe(true);
       expect(event.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    });
+  });
+
+  describe('commitWith', () => {
+    /** A write of a scratch row, as the sessions' writes are (CTEs and the one answered). */
+    const insertNote = (id: string, note: string): AuditedWrite => ({
+      ctes: 'inserted AS (INSERT INTO audit_test_notes (id, note) VALUES ($1, $2) RETURNING *)',
+      returning: 'inserted',
+      params: [id, note],
+    });
+    const updateNote = (id: string, note: string): AuditedWrite => ({
+      ctes: 'changed AS (UPDATE audit_test_notes SET note = $2 WHERE id = $1 RETURNING *)',
+      returning: 'changed',
+      params: [id, note],
+    });
+
+    beforeAll(async () => {
+      await db.query(
+        'CREATE TABLE IF NOT EXISTS audit_test_notes (id uuid PRIMARY KEY, note text)',
+      );
+    });
+
+    it('commits a write with its event, and records nothing when the write changed nothing', async () => {
+      const session = randomUUID();
+      await audit.recordNow('session.started', sessionStarted(session));
+      const id = randomUUID();
+      const rows = await audit.commitWith<{ id: string; note: string }, 'cell.execution.requested'>(
+        insertNote(id, 'first'),
+        'cell.execution.requested',
+        requested(session, 'print("first")'),
+      );
+      expect(rows).toEqual([{ id, note: 'first' }]);
+      const none = await audit.commitWith(
+        updateNote(randomUUID(), 'nobody'),
+        'cell.execution.requested',
+        requested(session, 'print("nobody")'),
+      );
+      expect(none).toEqual([]);
+      expect(await countEvents(session)).toBe(2);
+      expect(await audit.verify(session)).toMatchObject({ ok: true, events: 2 });
+    });
+
+    it('keeps one chain intact while two gateway instances write it at once', async () => {
+      // Each service knows the heads it wrote; the other's appends make its guesses stale.
+      const other = new AuditService(db, repo, settings);
+      const session = randomUUID();
+      await audit.recordNow('session.started', sessionStarted(session));
+      await other.recordNow('cell.execution.requested', requested(session, 'warm = 1'));
+      const ids: string[] = [];
+      await Promise.all(
+        Array.from({ length: 24 }, async (_, i) => {
+          const by = i % 2 === 0 ? audit : other;
+          if (i % 3 === 0) {
+            by.recordSoon('cell.execution.requested', requested(session, `soon = ${i}`));
+            return;
+          }
+          const id = randomUUID();
+          ids.push(id);
+          await by.commitWith(insertNote(id, `n${i}`), 'cell.execution.requested', {
+            ...requested(session, `n = ${i}`),
+          });
+        }),
+      );
+      await Promise.all([audit.flushPending(), other.flushPending()]);
+      const { rows } = await db.query<{ seq: string }>(
+        'SELECT seq FROM audit_events WHERE chain = $1 ORDER BY seq',
+        [session],
+      );
+      expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
+      const notes = await db.query('SELECT id FROM audit_test_notes WHERE id = ANY($1::uuid[])', [
+        ids,
+      ]);
+      expect(notes.rowCount).toBe(ids.length);
+      expect(await audit.verify(session)).toMatchObject({ ok: true, events: 26 });
+    });
+
+    it('recovers when a rolled-back transaction left this process a head that never was', async () => {
+      const session = randomUUID();
+      await audit.recordNow('session.started', sessionStarted(session));
+      await expect(
+        db.transaction(async (tx) => {
+          await audit.record(tx, 'cell.execution.requested', requested(session, 'gone = 1'));
+          throw new Error('the state change failed');
+        }),
+      ).rejects.toThrow('the state change failed');
+      const id = randomUUID();
+      await audit.commitWith(
+        insertNote(id, 'after'),
+        'cell.execution.requested',
+        requested(session, 'after = 1'),
+      );
+      const last = await audit.recordNow('cell.execution.requested', requested(session, 'x = 2'));
+      expect(last.seq).toBe(3);
+      expect(await audit.verify(session)).toMatchObject({ ok: true, events: 3 });
+      const note = await db.query('SELECT note FROM audit_test_notes WHERE id = $1', [id]);
+      expect(note.rows).toEqual([{ note: 'after' }]);
     });
   });
 
