@@ -231,43 +231,23 @@ export class AuditRepository {
   }
 
   /**
-   * Leases up to `maxChains` chains with unpublished events for `owner`: chains nobody
-   * holds, whose lease ran out, or that `owner` holds already (renewed). Returns them.
+   * Leases up to `maxChains` chains with unpublished events for `owner` (chains nobody
+   * holds, whose lease ran out, or that `owner` holds already, renewed) and reads their
+   * unpublished events, in (chain, seq) order, at most `batchSize` in all shared
+   * evenly among the chains (at least one each): one statement. Answers the leased
+   * chains and the events.
    */
-  async claimChains(
+  async claimPending(
     db: Queryable,
     owner: string,
     leaseMs: number,
     maxChains: number,
-  ): Promise<string[]> {
-    const { rows } = await db.query<{ chain: string }>(
-      `WITH pending AS (
-         SELECT DISTINCT e.chain FROM audit_events e
-          WHERE e.published_at IS NULL
-            AND NOT EXISTS (
-              SELECT 1 FROM audit_relay_leases l
-               WHERE l.chain = e.chain AND l.owner <> $1 AND l.expires_at > now())
-          LIMIT $3
-       )
-       INSERT INTO audit_relay_leases AS l (chain, owner, expires_at)
-       SELECT chain, $1, now() + make_interval(secs => $2::double precision / 1000) FROM pending
-       ON CONFLICT (chain) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-         WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()
-       RETURNING l.chain`,
-      [owner, leaseMs, maxChains],
-    );
-    return rows.map((r) => r.chain);
-  }
-
-  /** Unpublished events of `chains`, in (chain, seq) order, at most `perChain` per chain. */
-  async pending(
-    db: Queryable,
-    chains: readonly string[],
-    perChain: number,
-  ): Promise<OutboxRecord[]> {
-    if (chains.length === 0) return [];
+    batchSize: number,
+  ): Promise<{ chains: string[]; perChain: number; records: OutboxRecord[] }> {
     const { rows } = await db.query<{
-      id: string;
+      claimed: string;
+      per_chain: string;
+      id: string | null;
       chain: string;
       seq: string;
       type: string;
@@ -277,26 +257,50 @@ export class AuditRepository {
       body: string;
       recorded_at: Date;
     }>(
-      `SELECT id, chain, seq, type, time, traceparent, tracestate, body, recorded_at FROM (
-         SELECT e.*, row_number() OVER (PARTITION BY chain ORDER BY seq) AS n
+      `WITH pending AS (
+         SELECT DISTINCT e.chain FROM audit_events e
+          WHERE e.published_at IS NULL
+            AND NOT EXISTS (
+              SELECT 1 FROM audit_relay_leases l
+               WHERE l.chain = e.chain AND l.owner <> $1 AND l.expires_at > now())
+          LIMIT $3
+       ), claimed AS (
+         INSERT INTO audit_relay_leases AS l (chain, owner, expires_at)
+         SELECT chain, $1, now() + make_interval(secs => $2::double precision / 1000) FROM pending
+         ON CONFLICT (chain) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+           WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()
+         RETURNING l.chain
+       ), share AS (
+         SELECT GREATEST(1, $4::int / GREATEST(1, count(*)))::int AS per_chain FROM claimed
+       ), ranked AS (
+         SELECT e.*, row_number() OVER (PARTITION BY e.chain ORDER BY e.seq) AS n
            FROM audit_events e
-          WHERE e.chain = ANY($1::text[]) AND e.published_at IS NULL
-       ) ranked
-       WHERE n <= $2
-       ORDER BY chain, seq`,
-      [chains, perChain],
+          WHERE e.chain IN (SELECT chain FROM claimed) AND e.published_at IS NULL
+       )
+       SELECT c.chain AS claimed, s.per_chain, r.id, r.chain, r.seq, r.type, r.time,
+              r.traceparent, r.tracestate, r.body, r.recorded_at
+         FROM claimed c CROSS JOIN share s
+         LEFT JOIN ranked r ON r.chain = c.chain AND r.n <= s.per_chain
+        ORDER BY c.chain, r.seq`,
+      [owner, leaseMs, maxChains, batchSize],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      chain: r.chain,
-      seq: Number(r.seq),
-      type: r.type,
-      time: r.time.toISOString(),
-      traceparent: r.traceparent,
-      tracestate: r.tracestate,
-      body: r.body,
-      recordedAt: r.recorded_at,
-    }));
+    const chains = [...new Set(rows.map((r) => r.claimed))];
+    const records: OutboxRecord[] = [];
+    for (const r of rows) {
+      if (r.id === null) continue;
+      records.push({
+        id: r.id,
+        chain: r.chain,
+        seq: Number(r.seq),
+        type: r.type,
+        time: r.time.toISOString(),
+        traceparent: r.traceparent,
+        tracestate: r.tracestate,
+        body: r.body,
+        recordedAt: r.recorded_at,
+      });
+    }
+    return { chains, perChain: rows.length > 0 ? Number(rows[0].per_chain) : 0, records };
   }
 
   /** Stamps events published and gives up `owner`'s leases on `releaseChains`. */

@@ -87,6 +87,11 @@ const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 /** Chains whose head a process remembers (one a live session, plus the gateway's). */
 const KNOWN_HEADS = 4096;
+/**
+ * How long `recordSoon` gathers events before writing them: long enough to take a
+ * cell's decision and its HTTP result together, short beside the relay's delivery.
+ */
+const SOON_WINDOW_MS = 25;
 /** Events one group commit writes at most. */
 const SOON_BATCH = 500;
 /**
@@ -160,6 +165,8 @@ export class AuditService {
   private readonly soon: SoonEvent[] = [];
   private flushing: Promise<void> | undefined;
   private dropped = 0;
+  /** Open while `recordSoon` gathers events for the next group commit. */
+  private soonWindow: { close(): void } | undefined;
   private readonly heads = new KnownHeads(KNOWN_HEADS);
   /** One function, so a transaction that records many events nudges the relay once. */
   private readonly nudgeRelay = (): void => this.relay?.nudge();
@@ -325,9 +332,11 @@ export class AuditService {
   /**
    * Records an event that describes something already decided (a policy decision, a
    * refused token, an HTTP command's result) without holding up the request: who,
-   * when and which trace are taken now, and the events of concurrent requests are
-   * written together in one transaction (a group commit), so the gateway chain's
-   * lock is taken once per batch rather than once per request.
+   * when and which trace are taken now, and the events that arrive within a short
+   * window (a request's decision and its result, those of concurrent requests) are
+   * written together (a group commit: one statement a chain when this process knows
+   * its head), so a chain's head moves and the log is flushed once per batch rather
+   * than once per event.
    */
   recordSoon<T extends AuditEventType>(
     type: T,
@@ -352,7 +361,16 @@ export class AuditService {
         time: options.time ?? new Date(),
       },
     });
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve))
+    if (this.soon.length >= SOON_BATCH) this.soonWindow?.close();
+    this.flushing ??= new Promise<void>((resolve) => {
+      const close = () => {
+        clearTimeout(timer);
+        this.soonWindow = undefined;
+        resolve();
+      };
+      const timer = setTimeout(close, SOON_WINDOW_MS);
+      this.soonWindow = { close };
+    })
       .then(() => this.flushSoon())
       .finally(() => {
         this.flushing = undefined;
@@ -362,6 +380,7 @@ export class AuditService {
 
   /** Resolves once every event given to `recordSoon` so far is written (or reported lost). */
   async flushPending(): Promise<void> {
+    this.soonWindow?.close();
     while (this.flushing || this.soon.length > 0) {
       if (this.flushing) await this.flushing;
       else await this.flushSoon();

@@ -9,10 +9,10 @@ class ScriptedRepository extends AuditRepository {
   passes = 0;
   duringPass: (n: number) => void = () => undefined;
 
-  override claimChains(): Promise<string[]> {
+  override claimPending(): ReturnType<AuditRepository['claimPending']> {
     this.passes++;
     this.duringPass(this.passes);
-    return Promise.resolve([]);
+    return Promise.resolve({ chains: [], perChain: 0, records: [] });
   }
 
   override releaseLeases(): Promise<void> {

@@ -129,19 +129,19 @@ export class AuditRelay {
   }
 
   /**
-   * One pass: lease chains, publish a batch, mark it. Returns how many events were
-   * published and whether more are waiting. Exposed for tests and shutdown.
+   * One pass: lease chains and read their events (one statement), publish them, mark
+   * them. Returns how many events were published and whether more are waiting.
+   * Exposed for tests and shutdown.
    */
   async pass(publishTimeoutMs = this.leaseMs / 2): Promise<{ published: number; more: boolean }> {
-    const chains = await this.repo.claimChains(
+    const { chains, perChain, records } = await this.repo.claimPending(
       this.db,
       this.options.owner,
       this.leaseMs,
       this.maxChains,
+      this.options.batchSize,
     );
     if (chains.length === 0) return { published: 0, more: false };
-    const perChain = Math.max(1, Math.floor(this.options.batchSize / chains.length));
-    const records = await this.repo.pending(this.db, chains, perChain);
     const counts = new Map<string, number>();
     for (const r of records) counts.set(r.chain, (counts.get(r.chain) ?? 0) + 1);
     const drained = chains.filter((c) => (counts.get(c) ?? 0) < perChain);
