@@ -39,7 +39,8 @@ export class AuditRelayRunner implements OnApplicationBootstrap, BeforeApplicati
     @Inject(AuditService) private readonly audit: AuditService,
   ) {
     const sink = createAuditSink(config.audit, this.logger);
-    this.relay = new AuditRelay(db, repo, sink, {
+    // Leases and published marks may be lost in a crash (events are published again): no flush waits.
+    this.relay = new AuditRelay(db.relaxed, repo, sink, {
       owner: instance.id,
       pollIntervalMs: config.audit.relayPollIntervalMs,
       batchSize: config.audit.relayBatchSize,

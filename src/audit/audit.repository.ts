@@ -233,9 +233,10 @@ export class AuditRepository {
   /**
    * Leases up to `maxChains` chains with unpublished events for `owner` (chains nobody
    * holds, whose lease ran out, or that `owner` holds already, renewed) and reads their
-   * unpublished events, in (chain, seq) order, at most `batchSize` in all shared
-   * evenly among the chains (at least one each): one statement. Answers the leased
-   * chains and the events.
+   * unpublished events, each chain's in seq order and the chains in the order their
+   * oldest waiting event was recorded, at most `batchSize` in all shared evenly among
+   * the chains (at least one each): one statement. Answers the leased chains and the
+   * events.
    */
   async claimPending(
     db: Queryable,
@@ -273,7 +274,8 @@ export class AuditRepository {
        ), share AS (
          SELECT GREATEST(1, $4::int / GREATEST(1, count(*)))::int AS per_chain FROM claimed
        ), ranked AS (
-         SELECT e.*, row_number() OVER (PARTITION BY e.chain ORDER BY e.seq) AS n
+         SELECT e.*, row_number() OVER (PARTITION BY e.chain ORDER BY e.seq) AS n,
+                min(e.recorded_at) OVER (PARTITION BY e.chain) AS waiting_since
            FROM audit_events e
           WHERE e.chain IN (SELECT chain FROM claimed) AND e.published_at IS NULL
        )
@@ -281,7 +283,7 @@ export class AuditRepository {
               r.traceparent, r.tracestate, r.body, r.recorded_at
          FROM claimed c CROSS JOIN share s
          LEFT JOIN ranked r ON r.chain = c.chain AND r.n <= s.per_chain
-        ORDER BY c.chain, r.seq`,
+        ORDER BY r.waiting_since, c.chain, r.seq`,
       [owner, leaseMs, maxChains, batchSize],
     );
     const chains = [...new Set(rows.map((r) => r.claimed))];

@@ -86,6 +86,12 @@ export class Database implements Queryable {
   private readonly txScope = new AsyncLocalStorage<TxScope>();
   private closing: Promise<void> | undefined;
 
+  /**
+   * Statements whose commit need not wait for the disk (see {@link relaxed}); on a
+   * server, connections of their own with `synchronous_commit` off.
+   */
+  readonly relaxed: Queryable;
+
   private constructor(
     private readonly pool: Pool,
     /** Whether this is the embedded PGlite rather than a PostgreSQL server. */
@@ -93,7 +99,10 @@ export class Database implements Queryable {
     private readonly embeddedServer: EmbeddedPostgres | undefined,
     private readonly logger: DatabaseLogger,
     private readonly pingTimeoutMs: number,
-  ) {}
+    private readonly relaxedPool: Pool | undefined = undefined,
+  ) {
+    this.relaxed = relaxedPool ? new RelaxedQueryable(relaxedPool, this) : this;
+  }
 
   /** Connects (starting the embedded database if no URL is given) and checks the connection. */
   static async open(options: DatabaseOptions): Promise<Database> {
@@ -112,7 +121,16 @@ export class Database implements Queryable {
         max: options.poolSize,
         idleTimeoutMillis: 30_000,
       });
-      db = new Database(pool, false, undefined, logger, options.connectTimeoutMs);
+      // Bookkeeping that a crash may lose without harm (see `relaxed`): a few
+      // connections that commit without waiting for the WAL flush.
+      const relaxedPool = new Pool({
+        ...base,
+        connectionString: options.url,
+        max: RELAXED_POOL_SIZE,
+        idleTimeoutMillis: 30_000,
+        options: '-c synchronous_commit=off',
+      });
+      db = new Database(pool, false, undefined, logger, options.connectTimeoutMs, relaxedPool);
       logger.log(
         `using PostgreSQL at ${redactDatabaseUrl(options.url)} (pool of ${options.poolSize})`,
       );
@@ -134,9 +152,11 @@ export class Database implements Queryable {
       );
     }
     // An idle connection that breaks emits 'error' on the pool; unheard, it would crash the process.
-    db.pool.on('error', (err) =>
-      logger.warn(`idle database connection lost: ${describeError(err)}`),
-    );
+    for (const pool of [db.pool, db.relaxedPool]) {
+      pool?.on('error', (err) =>
+        logger.warn(`idle database connection lost: ${describeError(err)}`),
+      );
+    }
     try {
       await db.ping();
     } catch (err) {
@@ -261,7 +281,7 @@ export class Database implements Queryable {
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
-        await this.pool.end();
+        await Promise.all([this.pool.end(), this.relaxedPool?.end()]);
       } finally {
         await this.embeddedServer?.stop();
       }
@@ -318,6 +338,40 @@ export class Database implements Queryable {
         `Database.${method}() called inside Database.transaction(): use the transaction handle passed to the callback`,
       );
     }
+  }
+}
+
+/** Connections of the relaxed pool (the outbox relay's, and execution `running` marks). */
+const RELAXED_POOL_SIZE = 2;
+
+/**
+ * Statements that commit without waiting for the WAL to reach the disk
+ * (`synchronous_commit = off`): they are visible at once and durable within the WAL
+ * writer's delay, or as soon as any later ordinary commit is flushed (the log is one
+ * sequence). For writes that a server crash may lose without harm: the outbox
+ * relay's leases and published marks (lost marks only publish those events again,
+ * which consumers deduplicate by id) and an execution's `running` mark (its
+ * completion commits durably after it). Never for a record the promises depend on.
+ */
+class RelaxedQueryable implements Queryable {
+  constructor(
+    private readonly pool: Pool,
+    private readonly db: Database,
+  ) {}
+
+  async query<R extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (err) {
+      throw toDatabaseError(err);
+    }
+  }
+
+  afterCommit(hook: AfterCommitHook): void {
+    this.db.afterCommit(hook);
   }
 }
 

@@ -221,9 +221,14 @@ export class SessionsRepository {
       const lost = r.rows.map(toSession);
       if (lost.length === 0) return lost;
       const ids = lost.map((x) => x.id);
+      // Cells run one at a time in order, so only a session's first unfinished execution
+      // can have reached its kernel: whether it ran is unknown (its `running` mark may
+      // not have been written), so it ends as its kernel did, never as cancelled.
       await tx.query(
-        `UPDATE executions SET state = 'kernel_died', finished_at = now()
-         WHERE state = 'running' AND session_id = ANY($1::uuid[])`,
+        `UPDATE executions e SET state = 'kernel_died', finished_at = now()
+         WHERE e.session_id = ANY($1::uuid[]) AND e.state IN ('queued', 'running')
+           AND e.seq = (SELECT min(f.seq) FROM executions f
+                         WHERE f.session_id = e.session_id AND f.state IN ('queued', 'running'))`,
         [ids],
       );
       await tx.query(
@@ -266,8 +271,13 @@ export class SessionsRepository {
     };
   }
 
+  /**
+   * Marks a queued execution running on `kernelId`. Committed without waiting for the
+   * disk (`Database.relaxed`): the completion, committed durably after it, makes it
+   * durable too, and a crash in between leaves an execution its session's end marks.
+   */
   async markRunning(id: string, kernelId: string): Promise<void> {
-    await this.db.query(
+    await this.db.relaxed.query(
       `UPDATE executions SET state = 'running', started_at = now(), kernel_id = $2
        WHERE id = $1 AND state = 'queued'`,
       [id, kernelId],

@@ -38,6 +38,28 @@ describe('session lifecycle across gateway processes', () => {
       method: 'POST',
     });
     expect(ran.body.status).toBe('ok');
+    // One cell running when the gateway dies, one queued behind it.
+    const running = await first.api(
+      `/v1/sessions/${started.body.id}/cells/sleep/execute?wait=false`,
+      {
+        token,
+        method: 'POST',
+      },
+    );
+    const queued = await first.api(
+      `/v1/sessions/${started.body.id}/cells/answer/execute?wait=false`,
+      {
+        token,
+        method: 'POST',
+      },
+    );
+    expect([running.status, queued.status]).toEqual([202, 202]);
+    await waitFor('the sleeping cell to run', async () => {
+      const s = await first.api(`/v1/sessions/${started.body.id}`, { token });
+      return s.body.executions.some(
+        (e: { id: string; status: string }) => e.id === running.body.id && e.status === 'running',
+      );
+    });
 
     await first.kill();
     // The kernel's parent poller notices its gateway is gone; the next start-up sweeps any survivor.
@@ -54,6 +76,12 @@ describe('session lifecycle across gateway processes', () => {
     const kept = after.body.executions.find((e: { id: string }) => e.id === ran.body.id);
     expect(kept.status).toBe('ok');
     expect(kept.outputs[0].data['text/plain']).toBe('42');
+    // The cell that had reached its kernel may have run: it ended with its kernel, and
+    // only the one behind it is recorded as never run.
+    const statusOf = (id: string) =>
+      after.body.executions.find((e: { id: string }) => e.id === id)?.status;
+    expect(statusOf(running.body.id)).toBe('kernel_died');
+    expect(statusOf(queued.body.id)).toBe('cancelled');
   });
 
   it('bounds the open sessions per person, and frees a place when one ends', async () => {
