@@ -16,7 +16,6 @@ import {
   readMessages,
   startKafka,
   uniqueTopic,
-  createTopic,
   type ConsumedMessage,
   type KafkaBroker,
 } from '../support/kafka';
@@ -148,8 +147,6 @@ describe(KafkaAuditSink.name, () => {
 
   it('publishes every event with its trace context and CloudEvents headers, in order per session key', async () => {
     const topic = uniqueTopic('audit');
-    // Created before anything reads it: the relay's first send may come after the reader subscribes.
-    await createTopic(broker.brokers, topic);
     startRelay(topic);
     const sessions = [randomUUID(), randomUUID(), randomUUID()];
     const expected = new Map<string, string[]>();
@@ -198,7 +195,6 @@ describe(KafkaAuditSink.name, () => {
 
   it('keeps events waiting while the broker is down and delivers all of them, in order, when it returns', async () => {
     const topic = uniqueTopic('audit-outage');
-    await createTopic(broker.brokers, topic);
     const relay = startRelay(topic);
     const session = randomUUID();
     const ids: string[] = [

@@ -5,7 +5,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type { IHeaders } from 'kafkajs';
 import { ROOT } from './gateway';
-import { testKafka } from './kafka';
+import { createTopic, testKafka } from './kafka';
 
 export interface AuditMessage {
   key: string | null;
@@ -32,6 +32,8 @@ export async function consumeUntil(
   const seen: AuditMessage[] = [];
   let timer: NodeJS.Timeout | undefined;
   try {
+    // The gateway may not have written to the topic yet: subscribing to a missing topic fails.
+    await createTopic(brokers, topic);
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {

@@ -615,6 +615,9 @@ export async function readMessages(options: ReadMessagesOptions): Promise<Consum
   const received: ConsumedMessage[] = [];
   let timer: NodeJS.Timeout | undefined;
   try {
+    // The topic may not exist yet when the reader is faster than the first writer, and
+    // subscribing to a missing topic fails; creating it first (a no-op if it exists) does not.
+    await createTopic(options.brokers, options.topic);
     await consumer.connect();
     await consumer.subscribe({ topic: options.topic, fromBeginning: true });
     await new Promise<void>((done, fail) => {
