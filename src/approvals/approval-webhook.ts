@@ -13,6 +13,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig, ApprovalWebhookConfig } from '../config/config.types';
 import type { Queryable } from '../db/database';
 import type { ApprovalEvent } from './approval-audit';
+import { approvalPageUrl, chatMessageOf, type ChatMessage } from './approval-message';
 import {
   ApprovalNotificationsRepository,
   type ClaimedNotification,
@@ -80,10 +81,21 @@ export interface ApprovalNotification {
   readonly comment?: string;
   /** API path of the approval view. */
   readonly link: string;
+  /** The approval's page in the web app, where people decide (after a recent sign-in). */
+  readonly page: string;
+  /** The same step as a ready chat message (Slack's incoming-webhook shape). */
+  readonly message: ChatMessage;
 }
 
-export function notificationOf(event: ApprovalEvent, id: string, now: Date): ApprovalNotification {
+/** The webhook body of one step; `page` is the approval's page in the web app. */
+export function notificationOf(
+  event: ApprovalEvent,
+  id: string,
+  now: Date,
+  page: string,
+): ApprovalNotification {
   const a = event.approval;
+  const quorum = Math.max(a.quorum.approvers, a.quorum.distinctGroups.length);
   return {
     id,
     type: event.type,
@@ -102,13 +114,29 @@ export function notificationOf(event: ApprovalEvent, id: string, now: Date): App
       breakglass: a.breakglass,
       severity: a.severity,
       ...(event.approvals !== undefined ? { approvals: event.approvals } : {}),
-      quorum: Math.max(a.quorum.approvers, a.quorum.distinctGroups.length),
+      quorum,
       expires_at: a.expiresAt.toISOString(),
       use_by: a.useBy?.toISOString() ?? null,
     },
     ...(event.actor !== null ? { actor: { sub: event.actor.sub, name: event.actor.name } } : {}),
     ...(event.comment !== undefined ? { comment: event.comment } : {}),
     link: `/v1/approvals/${a.id}`,
+    page,
+    message: chatMessageOf({
+      type: event.type,
+      approvalId: a.id,
+      runbook: a.runbook.id,
+      cell: a.cell.id,
+      environment: a.environment,
+      requester: a.requester.name,
+      reason: a.reason,
+      incident: a.incident,
+      ...(event.approvals !== undefined && { approvals: event.approvals }),
+      quorum,
+      ...(event.actor !== null && { actor: event.actor.name }),
+      ...(event.comment !== undefined && { comment: event.comment }),
+      page,
+    }),
   };
 }
 
@@ -152,7 +180,7 @@ export class ApprovalWebhook implements OnApplicationBootstrap, BeforeApplicatio
   private readonly wakeOnCommit = (): void => this.kick();
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly outbox: ApprovalNotificationsRepository,
   ) {
     this.settings = config.approvals.webhook;
@@ -180,11 +208,18 @@ export class ApprovalWebhook implements OnApplicationBootstrap, BeforeApplicatio
   async enqueue(tx: Queryable, event: ApprovalEvent): Promise<void> {
     if (this.settings === undefined || !NOTIFIED.has(event.type)) return;
     const id = randomUUID();
+    const notification = notificationOf(
+      event,
+      id,
+      new Date(),
+      approvalPageUrl(this.config, event.approval.id),
+    );
     await this.outbox.insert(tx, {
       id,
       approvalId: event.approval.id,
       type: event.type,
-      body: JSON.stringify(notificationOf(event, id, new Date())),
+      // A Slack incoming webhook takes the message alone; other receivers get everything.
+      body: JSON.stringify(this.settings.format === 'slack' ? notification.message : notification),
     });
     tx.afterCommit(this.wakeOnCommit);
   }

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
+import { RequireRecentAuthentication } from '../auth/step-up';
 import { Authorize } from '../policy/authorize.decorator';
 import { ApprovalResourceResolver } from './approval-resource.resolver';
 import { ApprovalsService, type ApprovalListItem, type ApprovalSummary } from './approvals.service';
@@ -34,6 +35,7 @@ export class ApprovalsController {
 
   @Post(':id/approve')
   @HttpCode(200)
+  @RequireRecentAuthentication()
   @Authorize('approval:approve', ApprovalResourceResolver)
   @ApiOperation({ summary: 'Grant (counts once per person; never the requester)' })
   approve(
@@ -46,6 +48,7 @@ export class ApprovalsController {
 
   @Post(':id/deny')
   @HttpCode(200)
+  @RequireRecentAuthentication()
   @Authorize('approval:approve', ApprovalResourceResolver)
   @ApiOperation({ summary: 'Deny; ends the request' })
   deny(
@@ -70,6 +73,7 @@ export class ApprovalsController {
 
   @Post(':id/acknowledge')
   @HttpCode(200)
+  @RequireRecentAuthentication()
   @Authorize('approval:approve', ApprovalResourceResolver)
   @ApiOperation({ summary: 'Acknowledge a break-glass run after the fact' })
   acknowledge(

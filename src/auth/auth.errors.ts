@@ -15,6 +15,10 @@ export enum AuthFailureKind {
   MissingClaim = 'missing_claim',
   InactiveToken = 'inactive_token',
   OpaqueUnsupported = 'opaque_unsupported',
+  /** A web session cookie that names no live session (signed out, expired, or forged). */
+  WebSessionInvalid = 'web_session_invalid',
+  /** A browser sign-in the issuer refused or whose response failed a check. */
+  WebSignInFailed = 'web_sign_in_failed',
 }
 
 /** A token or header the gateway refuses; the message is safe to show the caller. */

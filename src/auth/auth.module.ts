@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import { AuthConfigController } from './auth-config.controller';
 import { AuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
 import { IssuerClient } from './issuer.client';
@@ -8,8 +9,10 @@ import { IssuerClient } from './issuer.client';
 /**
  * Bearer-token authentication. Needs `config.auth.issuer` resolved (see `withIssuer` and
  * `startDevIssuer`). Register {@link AuthGuard} as `APP_GUARD` to protect every route.
+ * Serves `GET /v1/auth/config` (public): the issuer and client a CLI signs in with.
  */
 @Module({
+  controllers: [AuthConfigController],
   providers: [
     {
       provide: IssuerClient,

@@ -93,5 +93,16 @@ describe('claims', () => {
       expect(principalFromClaims({ sub: 7 }, 'groups')).toBeUndefined();
       expect(principalFromClaims({ sub: '' }, 'groups')).toBeUndefined();
     });
+
+    it('carries auth_time when it is a NumericDate, and nothing otherwise', () => {
+      expect(principalFromClaims({ sub: 'a', auth_time: 1_790_000_000 }, 'groups')?.authTime).toBe(
+        1_790_000_000,
+      );
+      for (const auth_time of ['1790000000', -1, Number.NaN, null]) {
+        expect(principalFromClaims({ sub: 'a', auth_time }, 'groups')).not.toHaveProperty(
+          'authTime',
+        );
+      }
+    });
   });
 });

@@ -47,6 +47,7 @@ export function principalFromClaims(claims: Claims, groupsClaim: string): Princi
   const email = nonEmptyString(claims.email);
   const tokenId = nonEmptyString(claims.jti);
   const clientId = nonEmptyString(claims.client_id) ?? nonEmptyString(claims.azp);
+  const authTime = epochSeconds(claims.auth_time);
   return {
     sub,
     name:
@@ -58,7 +59,13 @@ export function principalFromClaims(claims: Claims, groupsClaim: string): Princi
     ...(email !== undefined && { email }),
     ...(tokenId !== undefined && { tokenId }),
     ...(clientId !== undefined && { clientId }),
+    ...(authTime !== undefined && { authTime }),
   };
+}
+
+/** A NumericDate claim (RFC 7519 §2); anything else counts as absent. */
+function epochSeconds(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
 function nonEmptyString(value: unknown): string | undefined {

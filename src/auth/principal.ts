@@ -10,4 +10,9 @@ export interface Principal {
   readonly tokenId?: string;
   /** Client that obtained the token (`client_id` / `azp`). */
   readonly clientId?: string;
+  /**
+   * When the person last authenticated at the issuer (`auth_time`, seconds since the
+   * epoch), when the token says; decisions need it recent (see `step-up.ts`).
+   */
+  readonly authTime?: number;
 }

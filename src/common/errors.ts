@@ -8,6 +8,8 @@ export enum ErrorCode {
   NotFound = 'not_found',
   Conflict = 'conflict',
   Unauthenticated = 'unauthenticated',
+  /** Authenticated, but too long ago for a decision (approve, deny, break glass). */
+  StepUpRequired = 'step_up_required',
   Forbidden = 'forbidden',
   ApprovalRequired = 'approval_required',
   RunbookInvalid = 'runbook_invalid',
@@ -18,6 +20,8 @@ export enum ErrorCode {
   PayloadTooLarge = 'payload_too_large',
   /** A mutating cell whose predecessors have not all run, in order, on the current kernel. */
   OutOfOrder = 'out_of_order',
+  /** A cookie-authenticated request without the session's CSRF token, or from another origin. */
+  CsrfFailed = 'csrf_failed',
 }
 
 export class RungateError extends Error {
@@ -39,9 +43,11 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.RunbookInvalid:
       return 400;
     case ErrorCode.Unauthenticated:
+    case ErrorCode.StepUpRequired:
       return 401;
     case ErrorCode.Forbidden:
     case ErrorCode.ApprovalRequired:
+    case ErrorCode.CsrfFailed:
       return 403;
     case ErrorCode.NotFound:
       return 404;

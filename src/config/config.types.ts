@@ -20,6 +20,7 @@ export interface AppConfig {
   readonly policy: PolicyConfig;
   readonly audit: AuditConfig;
   readonly approvals: ApprovalsConfig;
+  readonly web: WebConfig;
 }
 
 export interface HttpConfig {
@@ -150,9 +151,42 @@ export interface AuthConfig {
   /** Client credentials for token introspection of opaque tokens (optional). */
   readonly introspectionClientId: string | undefined;
   readonly introspectionClientSecret: string | undefined;
+  /** Public client the `rungate` CLI signs in with (device authorization grant). */
+  readonly cliClientId: string;
+  /**
+   * How recent an authentication must be (the token's `auth_time`, in seconds) to
+   * approve, deny, acknowledge or break glass: a stolen long-lived session cannot decide.
+   */
+  readonly stepUpMaxAgeSec: number;
   /** Port of the development issuer (served at /dev-oidc); 0 picks a free port. */
   readonly devIssuerPort: number;
   readonly devIssuerHost: string;
+}
+
+/**
+ * The web app and its backend-for-frontend (see src/web and docs/web.md): the gateway
+ * signs people in with the authorization-code flow and keeps their tokens; browsers
+ * hold only an HttpOnly session cookie.
+ */
+export interface WebConfig {
+  /**
+   * Origin people reach the gateway at (`https://rungate.example.com`): the OIDC redirect
+   * URI (`<publicUrl>/auth/callback`), the CSRF origin check and the cookie's `Secure`
+   * attribute derive from it. Undefined: the loopback listen address, `http://127.0.0.1:<port>`
+   * (main.ts refuses a non-loopback `RUNGATE_HOST` without it).
+   */
+  readonly publicUrl: string | undefined;
+  /** Client the web sign-in uses at the issuer (a public client unless a secret is set). */
+  readonly clientId: string;
+  readonly clientSecret: string | undefined;
+  /** Scopes asked for at sign-in, space-separated. */
+  readonly scopes: string;
+  /** A web session ends this long after sign-in, whatever it is doing. */
+  readonly sessionMaxLifetimeMs: number;
+  /** A web session unused for this long ends. */
+  readonly sessionIdleTimeoutMs: number;
+  /** The built web app (`index.html`, `assets/`). */
+  readonly appDir: string;
 }
 
 export interface PolicyConfig {
@@ -229,4 +263,9 @@ export interface ApprovalWebhookConfig {
   readonly maxBackoffMs: number;
   /** Per-attempt timeout. */
   readonly timeoutMs: number;
+  /**
+   * `rungate`: the JSON described in docs/approvals.md (with a ready chat `message`);
+   * `slack`: only that message, `{ text, blocks }`, for a Slack incoming webhook.
+   */
+  readonly format: 'rungate' | 'slack';
 }

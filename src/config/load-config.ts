@@ -109,6 +109,8 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       groupsClaim: r.string('OIDC_GROUPS_CLAIM', 'groups'),
       introspectionClientId: r.optionalString('OIDC_CLIENT_ID'),
       introspectionClientSecret: r.optionalString('OIDC_CLIENT_SECRET'),
+      cliClientId: r.string('OIDC_CLI_CLIENT_ID', 'rungate-cli'),
+      stepUpMaxAgeSec: r.int('RUNGATE_STEP_UP_MAX_AGE_SECONDS', 900, 0, 7 * 24 * 3600),
       devIssuerPort: r.int('RUNGATE_DEV_OIDC_PORT', 8081, 0, 65535),
       devIssuerHost: r.string('RUNGATE_DEV_OIDC_HOST', '127.0.0.1'),
     },
@@ -118,6 +120,7 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
     },
     audit: auditConfig(r, dataDir, rootDir, problems),
     approvals: approvalsConfig(r, rootDir, problems),
+    web: webConfig(r, rootDir, problems),
   };
   if (config.kernels.heartbeatIntervalMs > 2000) {
     problems.push(
@@ -236,6 +239,7 @@ function approvalsConfig(r: Reader, rootDir: string, problems: string[]): Approv
       initialBackoffMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_BACKOFF', 1),
       maxBackoffMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_MAX_BACKOFF', 60),
       timeoutMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_TIMEOUT', 5),
+      format: r.oneOf('RUNGATE_APPROVAL_WEBHOOK_FORMAT', ['rungate', 'slack'] as const, 'rungate'),
     };
   }
   return {
@@ -243,6 +247,53 @@ function approvalsConfig(r: Reader, rootDir: string, problems: string[]): Approv
     useWindowMs: r.seconds('RUNGATE_APPROVAL_USE_WINDOW', 900),
     sweepIntervalMs: r.seconds('RUNGATE_APPROVAL_SWEEP_INTERVAL', 15),
     webhook,
+  };
+}
+
+/**
+ * The `web` section. A public URL must be a bare http(s) origin: the redirect URI and
+ * the CSRF origin check are built from it, and a path would put the session cookie
+ * and the callback in different places.
+ */
+function webConfig(r: Reader, rootDir: string, problems: string[]): AppConfig['web'] {
+  let publicUrl = r.optionalString('RUNGATE_PUBLIC_URL');
+  if (publicUrl !== undefined) {
+    const parsed = URL.parse(publicUrl);
+    if (
+      parsed === null ||
+      (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') ||
+      parsed.username !== '' ||
+      parsed.password !== '' ||
+      parsed.search !== '' ||
+      parsed.hash !== '' ||
+      parsed.pathname !== '/'
+    ) {
+      problems.push(
+        `RUNGATE_PUBLIC_URL must be an http(s) origin without path, query or credentials, such as https://rungate.example.com (got "${publicUrl}")`,
+      );
+    } else {
+      publicUrl = parsed.origin;
+    }
+  }
+  const sessionMaxLifetimeMs = r.seconds('RUNGATE_WEB_SESSION_MAX_LIFETIME', 12 * 3600);
+  const sessionIdleTimeoutMs = r.seconds('RUNGATE_WEB_SESSION_IDLE_TIMEOUT', 3600);
+  if (sessionIdleTimeoutMs > sessionMaxLifetimeMs) {
+    problems.push(
+      'RUNGATE_WEB_SESSION_IDLE_TIMEOUT must not be longer than RUNGATE_WEB_SESSION_MAX_LIFETIME',
+    );
+  }
+  const scopes = r.string('OIDC_WEB_SCOPES', 'openid profile email offline_access');
+  if (!scopes.split(/\s+/).includes('openid')) {
+    problems.push(`OIDC_WEB_SCOPES must include openid (got "${scopes}")`);
+  }
+  return {
+    publicUrl,
+    clientId: r.string('OIDC_WEB_CLIENT_ID', 'rungate-web'),
+    clientSecret: r.optionalString('OIDC_WEB_CLIENT_SECRET'),
+    scopes,
+    sessionMaxLifetimeMs,
+    sessionIdleTimeoutMs,
+    appDir: r.path('RUNGATE_WEB_APP_DIR', rootDir, 'dist/webapp'),
   };
 }
 

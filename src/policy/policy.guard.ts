@@ -1,4 +1,10 @@
-import { type CanActivate, type ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+  Logger,
+} from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { ErrorCode, RungateError } from '../common/errors';
 import {
@@ -9,11 +15,17 @@ import {
 } from './authorize.decorator';
 import { PolicyService } from './policy.service';
 import { IS_PUBLIC_KEY } from '../auth/public.decorator';
+import { STEP_UP_KEY, assertRecentAuthentication, type StepUpRule } from '../auth/step-up';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
 
 /**
  * Enforces {@link Authorize} on every route; registered as `APP_GUARD` after the
  * auth guard. Fails closed: a route with neither `@Authorize` nor `@Public()` is
- * refused, so forgetting the decorator cannot open a route.
+ * refused, so forgetting the decorator cannot open a route. A route marked
+ * `@RequireRecentAuthentication()` (a decision: approve, deny, break glass) is allowed
+ * only for a caller who signed in recently, after the policy allowed it (a refusal
+ * that re-authenticating cannot change is answered first).
  */
 @Injectable()
 export class PolicyGuard implements CanActivate {
@@ -23,6 +35,7 @@ export class PolicyGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
     private readonly policy: PolicyService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -63,6 +76,10 @@ export class PolicyGuard implements CanActivate {
         rule: decision.rule,
         reason: decision.reason,
       });
+    }
+    const stepUp = this.reflector.get<StepUpRule | undefined>(STEP_UP_KEY, context.getHandler());
+    if (stepUp !== undefined && (stepUp.when?.(request) ?? true)) {
+      assertRecentAuthentication(principal, this.config.auth.stepUpMaxAgeSec);
     }
     return true;
   }

@@ -18,6 +18,7 @@ import { Observable, interval, map, merge, share, takeUntil, last } from 'rxjs';
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { CurrentPrincipal } from '../auth';
+import { RequireRecentAuthentication } from '../auth/step-up';
 import { Authorize } from '../policy/authorize.decorator';
 import { PolicyService } from '../policy/policy.service';
 import {
@@ -92,6 +93,10 @@ export class SessionsController {
   @Post(':id/cells/:cellId/execute')
   @HttpCode(200)
   @Authorize('cell:execute', CellResourceResolver)
+  // Breaking glass is a decision: it needs a recent sign-in, like approving.
+  @RequireRecentAuthentication({
+    when: (req) => (req.body as { breakGlass?: unknown } | undefined)?.breakGlass !== undefined,
+  })
   @ApiOperation({
     summary: 'Run one cell',
     description:

@@ -13,8 +13,21 @@ import { findUnguardedRoutes, listRoutes } from '../../src/policy/route-coverage
 import { startTestIssuer, type TestIssuer } from '../support/oidc';
 import { createDatabase } from '../support/postgres';
 
-/** The only routes anyone may call without a policy decision. */
-const DECLARED_PUBLIC = ['GET /healthz', 'GET /metrics', 'GET /readyz'];
+/**
+ * The only routes anyone may call without a policy decision: probes, the sign-in
+ * settings a CLI reads (/v1/auth/config), and the web sign-in (/auth/*, outside the
+ * API prefix), whose routes check the login or session cookie and CSRF token themselves.
+ */
+const DECLARED_PUBLIC = [
+  'GET /auth/callback',
+  'GET /auth/config',
+  'GET /auth/login',
+  'GET /auth/me',
+  'GET /healthz',
+  'GET /metrics',
+  'GET /readyz',
+  'POST /auth/logout',
+];
 
 describe('route coverage of the whole gateway', () => {
   let app: INestApplicationContext;

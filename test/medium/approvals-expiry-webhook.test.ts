@@ -162,6 +162,17 @@ describe(ApprovalWebhook.name, () => {
           quorum: 2,
         },
         link: `/v1/approvals/${id}`,
+        // The web app's page of the approval (RUNGATE_PUBLIC_URL unset: the listen address).
+        page: `http://127.0.0.1:8080/approvals/${id}`,
+      });
+      // A ready chat message that links to the page and offers no way to decide in chat.
+      const { message } = requested.body;
+      expect(message.text).toContain(`http://127.0.0.1:8080/approvals/${id}`);
+      expect(message.blocks).toContainEqual({
+        type: 'actions',
+        elements: [
+          expect.objectContaining({ type: 'button', url: `http://127.0.0.1:8080/approvals/${id}` }),
+        ],
       });
       // The first attempt failed; the retry carried the same delivery id.
       expect(receiver.attempts.filter((a) => a.delivery === requested.delivery)).toHaveLength(2);

@@ -4,9 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthService } from '../../src/auth/auth.service';
-import { DEV_WEB_CLIENT_ID, startDevIssuer } from '../../src/auth/dev-issuer/dev-issuer';
+import {
+  DEVICE_CODE_GRANT_TYPE,
+  DEV_WEB_CLIENT_ID,
+  startDevIssuer,
+} from '../../src/auth/dev-issuer/dev-issuer';
 import { IssuerClient } from '../../src/auth/issuer.client';
 import { loadConfig } from '../../src/config/load-config';
+import { completeDeviceLogin } from '../support/device-flow';
 import { clientCredentialsToken, startTestIssuer, type TestIssuer } from '../support/oidc';
 
 const serviceFor = (issuer: string) =>
@@ -134,6 +139,7 @@ describe(startDevIssuer.name, () => {
           body: new URLSearchParams(form).toString(),
         });
 
+      const signInStarted = Math.floor(Date.now() / 1000);
       const verifier = randomBytes(32).toString('base64url');
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       const authorize = new URL(`${issuer.issuer}/auth`);
@@ -183,6 +189,88 @@ describe(startDevIssuer.name, () => {
         groups: ['oncall'],
         clientId: DEV_WEB_CLIENT_ID,
       });
+      // auth_time is the sign-in on the login page, which happened during this test.
+      expect(principal.authTime).toBeGreaterThanOrEqual(signInStarted);
+      expect(principal.authTime).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+    });
+  });
+
+  describe('device authorization grant (the CLI)', () => {
+    let issuer: TestIssuer;
+    beforeAll(async () => {
+      issuer = await startTestIssuer();
+    });
+    afterAll(async () => {
+      await issuer?.stop();
+    });
+
+    const form = (fields: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+
+    it('signs a person in by code and password, with auth_time kept across refreshes', async () => {
+      const started = Math.floor(Date.now() / 1000);
+      const authorization = await fetch(
+        `${issuer.issuer}/device/auth`,
+        form({ client_id: 'rungate-cli', scope: 'openid offline_access' }),
+      );
+      const device = (await authorization.json()) as Record<string, string>;
+      expect(authorization.status, JSON.stringify(device)).toBe(200);
+      expect(device.verification_uri).toBe(`${issuer.issuer}/device`);
+
+      const poll = () =>
+        fetch(
+          issuer.tokenEndpoint,
+          form({
+            grant_type: DEVICE_CODE_GRANT_TYPE,
+            device_code: device.device_code,
+            client_id: 'rungate-cli',
+          }),
+        );
+      const pending = await poll();
+      expect(((await pending.json()) as { error: string }).error).toBe('authorization_pending');
+
+      await completeDeviceLogin(device.verification_uri, device.user_code, 'dave');
+      const granted = await poll();
+      const tokens = (await granted.json()) as Record<string, string>;
+      expect(granted.status, JSON.stringify(tokens)).toBe(200);
+      expect(tokens.refresh_token).toEqual(expect.any(String));
+      const principal = await serviceFor(issuer.issuer).authenticate(
+        `Bearer ${tokens.access_token}`,
+      );
+      expect(principal).toMatchObject({ sub: 'dave', groups: ['approvers'] });
+      expect(principal.authTime).toBeGreaterThanOrEqual(started);
+      expect(principal.authTime).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+
+      const refreshed = await fetch(
+        issuer.tokenEndpoint,
+        form({
+          grant_type: 'refresh_token',
+          refresh_token: tokens.refresh_token,
+          client_id: 'rungate-cli',
+        }),
+      );
+      const again = (await refreshed.json()) as Record<string, string>;
+      expect(refreshed.status, JSON.stringify(again)).toBe(200);
+      const later = await serviceFor(issuer.issuer).authenticate(`Bearer ${again.access_token}`);
+      // A refresh is not a sign-in: the time of the last authentication stays.
+      expect(later.authTime).toBe(principal.authTime);
+    });
+
+    it('refuses a code nobody asked for on the verification page', async () => {
+      await expect(
+        completeDeviceLogin(`${issuer.issuer}/device`, 'BCDF-GHJK', 'alice'),
+      ).rejects.toThrow(/not valid/);
+    });
+
+    it('stamps client-credentials tokens of the demo clients with their issue time', async () => {
+      const before = Math.floor(Date.now() / 1000);
+      const principal = await serviceFor(issuer.issuer).authenticate(
+        await issuer.authorizationFor('bob'),
+      );
+      expect(principal.authTime).toBeGreaterThanOrEqual(before);
     });
   });
 });

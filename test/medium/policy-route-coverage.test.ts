@@ -179,6 +179,8 @@ describe(PolicyGuard.name, () => {
           'POST /admin/purge none',
           // The policy module's own route.
           'GET /policy authorize policy:read',
+          // The auth module's: which issuer and client to sign in with.
+          'GET /auth/config public',
         ].sort(),
       );
     });

@@ -4,9 +4,10 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import type { Configuration, IssuedToken, Provider } from 'oidc-provider';
+import type { Configuration, IssuedToken, KoaContextWithOIDC, Provider } from 'oidc-provider';
 import type { AppConfig } from '../../config/config.types';
 import { claimsWith } from '../claims';
+import { deviceFlowPages } from './device-pages';
 import {
   DEMO_CLIENT_SECRET,
   DEMO_PEOPLE,
@@ -20,6 +21,8 @@ import {
 export const DEV_ISSUER_PATH = '/dev-oidc';
 /** Public client for the authorization-code flow with PKCE (a web app signing in). */
 export const DEV_WEB_CLIENT_ID = 'rungate-web';
+/** OAuth grant type of the device authorization grant (RFC 8628 §3.4). */
+export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 const DEV_INTROSPECTION_DEFAULT = { clientId: 'rungate', clientSecret: 'rungate-dev' };
 const SIGNING_ALG = 'RS256';
 
@@ -65,7 +68,10 @@ interface KeyMaterial {
  * Serves a real OpenID Provider (oidc-provider) with the demo people, for development and
  * tests. Clients `demo-<username>` (secret `demo`) get JWT access tokens for the gateway's
  * audience by the client-credentials grant; `rungate-web` signs people in with the
- * authorization-code flow and PKCE (any password). Refuses to run in production.
+ * authorization-code flow and PKCE, and `rungate-cli` (`OIDC_CLI_CLIENT_ID`) with the
+ * device authorization grant (`/dev-oidc/device`; any password). Access tokens carry
+ * `auth_time`: the sign-in for those two, the token's issue for the demo clients (their
+ * secret is the authentication). Refuses to run in production.
  */
 export async function startDevIssuer(
   config: AppConfig,
@@ -102,6 +108,7 @@ export async function startDevIssuer(
     accessTokenFormat: options.accessTokenFormat ?? 'jwt',
     accessTokenTtlSec: options.accessTokenTtlSec ?? 3600,
     introspectionClient,
+    cliClientId: config.auth.cliClientId,
     webRedirectUris: options.webRedirectUris ?? [
       `http://127.0.0.1:${config.http.port}/auth/callback`,
       `http://localhost:${config.http.port}/auth/callback`,
@@ -138,7 +145,24 @@ interface ProviderSettings {
   readonly accessTokenFormat: 'jwt' | 'opaque';
   readonly accessTokenTtlSec: number;
   readonly introspectionClient: { readonly clientId: string; readonly clientSecret: string };
+  readonly cliClientId: string;
   readonly webRedirectUris: readonly string[];
+}
+
+/**
+ * When the person behind `token` last authenticated, in seconds since the epoch. A
+ * demo client's secret stands for the person, so each client-credentials grant is a
+ * fresh authentication; otherwise it is the sign-in recorded on the grant the token
+ * comes from (device code, authorization code, or the refresh token carrying it on).
+ */
+function authTimeOf(ctx: KoaContextWithOIDC | undefined, token: IssuedToken): number | undefined {
+  if (token.kind === 'ClientCredentials') return Math.floor(Date.now() / 1000);
+  const entities = ctx?.oidc.entities ?? {};
+  for (const source of ['DeviceCode', 'AuthorizationCode', 'RefreshToken'] as const) {
+    const authTime = entities[source]?.authTime;
+    if (typeof authTime === 'number') return authTime;
+  }
+  return undefined;
 }
 
 async function buildProvider(
@@ -178,6 +202,18 @@ async function buildProvider(
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         redirect_uris: [...settings.webRedirectUris],
+        // Signing out at the issuer returns to the web app's start page.
+        post_logout_redirect_uris: [
+          ...new Set(settings.webRedirectUris.map((uri) => new URL('/', uri).href)),
+        ],
+      },
+      {
+        client_id: settings.cliClientId,
+        client_name: 'rungate CLI',
+        token_endpoint_auth_method: 'none',
+        grant_types: [DEVICE_CODE_GRANT_TYPE, 'refresh_token'],
+        response_types: [],
+        redirect_uris: [],
       },
       {
         client_id: settings.introspectionClient.clientId,
@@ -218,6 +254,9 @@ async function buildProvider(
     features: {
       devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
+      // RFC 8628: the CLI shows a code; the person enters it at /dev-oidc/device, then
+      // signs in on the usual login page.
+      deviceFlow: { enabled: true, ...deviceFlowPages },
       introspection: {
         enabled: true,
         // Only the gateway's introspection client, or a client asking about its own token.
@@ -248,9 +287,14 @@ async function buildProvider(
         },
       },
     },
-    extraTokenClaims: (_ctx: unknown, token: IssuedToken) => {
+    extraTokenClaims: (ctx: KoaContextWithOIDC | undefined, token: IssuedToken) => {
       const person = personOf(token);
-      return Promise.resolve(person ? tokenClaims(person) : undefined);
+      if (person === undefined) return Promise.resolve(undefined);
+      const authTime = authTimeOf(ctx, token);
+      return Promise.resolve({
+        ...tokenClaims(person),
+        ...(authTime !== undefined && { auth_time: authTime }),
+      });
     },
     formats: {
       customizers: {

@@ -7,7 +7,15 @@ declare module 'oidc-provider' {
 
   /** Koa context with the provider's `oidc` member; only what our callbacks read. */
   export interface KoaContextWithOIDC {
-    readonly oidc: { readonly client?: { readonly clientId: string } };
+    readonly oidc: {
+      readonly client?: { readonly clientId: string; readonly clientName?: string };
+      /** Models loaded for this request, e.g. the device code a token is issued from. */
+      readonly entities: Partial<
+        Record<'DeviceCode' | 'AuthorizationCode' | 'RefreshToken', { readonly authTime?: number }>
+      >;
+    };
+    type: string;
+    body: unknown;
   }
 
   /** An issued token as seen by `extraTokenClaims` and format customizers. */
