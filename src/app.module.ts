@@ -14,6 +14,7 @@ import { PolicyModule } from './policy/policy.module';
 import { RunbookResourceResolver } from './runbooks/runbook-resource.resolver';
 import { RunbooksController } from './runbooks/runbooks.controller';
 import { SessionsModule } from './sessions/sessions.module';
+import { WebModule } from './web/web.module';
 
 @Module({})
 export class AppModule {
@@ -31,6 +32,7 @@ export class AppModule {
               'req.headers.cookie',
               'res.headers["set-cookie"]',
             ],
+            serializers: { req: withoutSignInSecrets },
             customProps: () => ({ service: 'rungate' }),
             autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
           },
@@ -42,6 +44,7 @@ export class AppModule {
         RunbooksModule,
         SessionsModule,
         HealthModule,
+        WebModule,
       ],
       controllers: [RunbooksController],
       providers: [
@@ -53,4 +56,13 @@ export class AppModule {
       ],
     };
   }
+}
+
+/**
+ * The logged request, without the query of the web sign-in callback: it carries an
+ * authorization code and the sign-in's state, which belong in no log.
+ */
+function withoutSignInSecrets<R extends { url?: string; query?: unknown }>(req: R): R {
+  if (!req.url?.startsWith('/auth/callback')) return req;
+  return { ...req, url: '/auth/callback', query: {} };
 }

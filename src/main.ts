@@ -4,9 +4,12 @@ import 'reflect-metadata';
 import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { AppModule } from './app.module';
 import { assertAuthConfigurable, needsDevIssuer, startDevIssuer, withIssuer } from './auth';
+import { DEMO_PEOPLE } from './auth/dev-issuer/demo-people';
 import { configureApp } from './app.setup';
 import type { AppConfig } from './config/config.types';
 import { ConfigError, loadConfig } from './config/load-config';
@@ -20,14 +23,26 @@ function isLoopback(host: string): boolean {
   return host === '::1';
 }
 
-/** Refuses set-ups that would expose the gateway without identity. */
+/**
+ * Refuses set-ups that would expose the gateway without identity, or whose web sign-in
+ * could not know where to send people back.
+ */
 function assertSafeToServe(config: AppConfig): void {
-  if (!isLoopback(config.http.host) && !config.auth.issuer) {
-    throw new ConfigError([
+  if (isLoopback(config.http.host)) return;
+  const problems: string[] = [];
+  if (!config.auth.issuer) {
+    problems.push(
       `RUNGATE_HOST=${config.http.host} is not a loopback address: serving beyond this machine ` +
         'needs a real identity provider (set OIDC_ISSUER)',
-    ]);
+    );
   }
+  if (config.web.publicUrl === undefined) {
+    problems.push(
+      `RUNGATE_HOST=${config.http.host} is not a loopback address: set RUNGATE_PUBLIC_URL to the ` +
+        'address people open (the web sign-in returns to <RUNGATE_PUBLIC_URL>/auth/callback)',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 async function main(): Promise<void> {
@@ -50,7 +65,7 @@ async function main(): Promise<void> {
   configureApp(app, config);
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
-  process.stderr.write(banner(url.replace('[::1]', 'localhost'), config, devIssuer?.issuer, demo));
+  process.stdout.write(banner(url.replace('[::1]', 'localhost'), config, devIssuer?.issuer, demo));
 }
 
 /**
@@ -66,6 +81,10 @@ function stoppedWithApp(root: DynamicModule, demo: RunningDemoTarget): DynamicMo
   };
 }
 
+/**
+ * What `npm start` prints last, as plain lines on stdout (the logs are JSON): where to
+ * open the web app, whom to sign in as, and how to call the API from a shell.
+ */
 function banner(
   url: string,
   config: AppConfig,
@@ -78,25 +97,49 @@ function banner(
         `          | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')`,
       ]
     : ['  TOKEN=<an access token from your identity provider>'];
+  const appUrl = `${config.web.publicUrl ?? url}/`;
+  const built = existsSync(join(config.web.appDir, 'index.html'));
+  const width = Math.max(...DEMO_PEOPLE.map((p) => p.username.length));
   return [
     '',
     `rungate is serving on ${url}  (API docs: ${url}/docs)`,
-    devIssuer
-      ? `Development identity provider: ${devIssuer} (demo people alice, bob, dave, carol, mallory; client demo-<name>, secret demo)`
-      : '',
     demo
       ? `Demo production target "demo-shop" is up at ${demo.url}; the sample runbooks query it.`
       : '',
-    'Try it:',
+    '',
+    `Open the web app: ${appUrl}`,
+    ...(built ? [] : ['  (not built yet: run `npm run build:web`, then reload the page)']),
+    devIssuer
+      ? 'Sign in as one of the demo people (development identity provider, any password):'
+      : 'Sign in with your identity provider.',
+    ...(devIssuer
+      ? DEMO_PEOPLE.map((p) => `  ${p.username.padEnd(width)}  ${roleOf(p.groups)}`)
+      : []),
+    '',
+    'Or call the API from a shell:',
     ...tokenStep,
     `  curl -s -H "Authorization: Bearer $TOKEN" ${url}/v1/runbooks`,
     `  curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
     `       -d '{"runbook":"shop/checkout-errors","reason":"trying rungate"}' ${url}/v1/sessions`,
+    devIssuer ? `  (scripts: client demo-<name>, secret demo, at ${devIssuer}/token)` : '',
     '',
   ]
-    .filter((l) => l !== '')
+    .filter((l, i, all) => l !== '' || (i > 0 && all[i - 1] !== ''))
     .join('\n')
     .concat('\n');
+}
+
+/** What a demo person may do, from their groups (see policies/policy.csv). */
+function roleOf(groups: readonly string[]): string {
+  const roles: Record<string, [name: string, does: string]> = {
+    oncall: ['on-call engineer', 'runs runbooks, requests approvals'],
+    approvers: ['approver', 'reviews and grants mutating cells'],
+    security: ['security auditor', 'reads and verifies the audit trail'],
+  };
+  if (groups.length === 0) return 'no rights (to see what a refusal looks like)';
+  const known = groups.map((g) => roles[g] ?? [g, '']);
+  if (known.length === 1) return known[0][1] ? `${known[0][0]}: ${known[0][1]}` : known[0][0];
+  return known.map(([name]) => name).join(' and ');
 }
 
 main().catch((err: unknown) => {

@@ -15,6 +15,7 @@ const nonEmpty: Schema = { type: 'string', minLength: 1 };
 const strings: Schema = { type: 'array', items: str };
 const sha256: Schema = ref('sha256');
 const timestamp: Schema = { type: 'string', format: 'date-time' };
+const webSessionId: Schema = { type: 'string', pattern: '^[0-9a-f]{16}$' };
 const nullableRule: Schema = { oneOf: [strings, { type: 'null' }] };
 
 function object(required: readonly string[], properties: Record<string, Schema>): Schema {
@@ -278,6 +279,28 @@ const TYPES: { readonly [T in AuditEventType]: TypeSchema } = {
   'http.request': {
     required: ['outcome', 'http'],
     properties: { session, http: ref('http'), outcome: ref('outcome') },
+  },
+  'auth.web_session.started': {
+    required: ['outcome', 'details'],
+    properties: {
+      outcome: ref('outcome'),
+      details: object(['web_session', 'client_id'], {
+        web_session: webSessionId,
+        client_id: nonEmpty,
+        auth_time: timestamp,
+        max_age: { type: 'integer', minimum: 0 },
+      }),
+    },
+  },
+  'auth.web_session.ended': {
+    required: ['outcome', 'details'],
+    properties: {
+      outcome: ref('outcome'),
+      details: object(['web_session'], {
+        web_session: webSessionId,
+        person: ref('person'),
+      }),
+    },
   },
 };
 

@@ -247,4 +247,17 @@ export const AUDIT_SAMPLES: { readonly [T in AuditEventType]: AuditPayload<T> } 
     },
     outcome: { result: 'success' },
   },
+  'auth.web_session.started': {
+    actor: { ...ALICE, user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0' },
+    outcome: { result: 'success' },
+    details: {
+      web_session: '3f1c9a0b7d2e4c58',
+      client_id: 'rungate-web',
+      auth_time: '2025-07-01T09:59:58.000Z',
+    },
+  },
+  'auth.web_session.ended': {
+    outcome: { result: 'success', reason: 'idle timeout' },
+    details: { web_session: '3f1c9a0b7d2e4c58', person: { sub: 'alice', name: 'Alice Oncall' } },
+  },
 };

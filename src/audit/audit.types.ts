@@ -286,6 +286,32 @@ export interface AuditEventCatalog {
     readonly http: AuditHttp;
     readonly outcome: AuditOutcome;
   };
+  /** A person signed in to the web app: the gateway now holds their tokens (see docs/web.md). */
+  'auth.web_session.started': {
+    readonly outcome: AuditOutcome;
+    readonly details: WebSessionDetails & {
+      /** OIDC client the sign-in used. */
+      readonly client_id: string;
+      /** When the person last authenticated at the issuer (ID token `auth_time`). */
+      readonly auth_time?: string;
+      /** The sign-in asked the issuer for a fresh authentication (`max_age`, step-up). */
+      readonly max_age?: number;
+    };
+  };
+  /** A web session ended: signed out, expired, or its tokens were refused on refresh. */
+  'auth.web_session.ended': {
+    readonly outcome: AuditOutcome;
+    readonly details: WebSessionDetails & {
+      /** Whose session it was, when not the actor's (the gateway, or another sign-in, ended it). */
+      readonly person?: AuditPerson;
+    };
+  };
+}
+
+/** What names a web session in audit events: never the cookie, a digest of its digest. */
+interface WebSessionDetails {
+  /** The first 16 hex digits of sha256 of the row key: ties a start to its end. */
+  readonly web_session: string;
 }
 
 interface ApprovalPayload {
@@ -328,6 +354,8 @@ export const AUDIT_EVENT_TYPES = [
   'auth.failed',
   'policy.reloaded',
   'http.request',
+  'auth.web_session.started',
+  'auth.web_session.ended',
 ] as const satisfies readonly AuditEventType[];
 
 // Fails to compile when a catalogue type is missing from the list above.
@@ -393,6 +421,8 @@ export const DEFAULT_SEVERITY: { readonly [T in AuditEventType]: AuditSeverity }
   'auth.failed': 'warning',
   'policy.reloaded': 'info',
   'http.request': 'info',
+  'auth.web_session.started': 'info',
+  'auth.web_session.ended': 'info',
 };
 
 /** The gateway acting on its own. */

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { RungateError } from '../common/errors';
 import { AuthFailureKind, TokenRejected, unauthenticated } from './auth.errors';
 import { bearerTokenFrom, tokenShapeOf } from './bearer';
 import { principalFromClaims, type Claims } from './claims';
@@ -46,8 +47,30 @@ export class AuthService {
     authorization: string | undefined,
     origin: RequestOrigin = {},
   ): Promise<Principal> {
+    return this.verified(() => bearerTokenFrom(authorization), origin);
+  }
+
+  /**
+   * Verifies an access token the gateway holds for a web session, exactly as a bearer
+   * token: the same checks, the same principal, the same failures.
+   */
+  async authenticateAccessToken(token: string, origin: RequestOrigin = {}): Promise<Principal> {
+    return this.verified(() => token, origin);
+  }
+
+  /**
+   * The error for an authentication refused outside token verification (a dead web
+   * session cookie, a failed browser sign-in), reported to the failure listeners as
+   * every refused token is.
+   */
+  refuse(kind: AuthFailureKind, reason: string, origin: RequestOrigin = {}): RungateError {
+    this.emitFailure({ kind, reason, time: new Date(), ...origin });
+    return unauthenticated(new TokenRejected(kind, reason));
+  }
+
+  private async verified(tokenOf: () => string, origin: RequestOrigin): Promise<Principal> {
     try {
-      const token = bearerTokenFrom(authorization);
+      const token = tokenOf();
       const shape = tokenShapeOf(token);
       const claims: Claims =
         shape.kind === 'jwt'
