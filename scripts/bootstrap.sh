@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes a fresh clone runnable: npm dependencies, the kernels' Python environment
-# and kernelspec, and the compiled gateway. Each step is skipped when up to date,
+# and kernelspec, the compiled gateway and the built web app. Each step is skipped when up to date,
 # so `npm start` and `npm test` call it every time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,8 +71,15 @@ if [ "$(id -u)" -eq 0 ]; then
   done
 fi
 
-# 5. Compile the gateway when any source is newer than the build.
-if [ ! -f dist/main.js ] || [ -n "$(find src nest-cli.json tsconfig.json package-lock.json -newer dist/main.js -print -quit 2>/dev/null)" ]; then
+# 5. Compile the gateway when any source is newer than the build (the web app is step 6's).
+if [ ! -f dist/main.js ] || [ -n "$(find src nest-cli.json tsconfig.json package-lock.json -newer dist/main.js -not -path 'src/webapp/*' -print -quit 2>/dev/null)" ]; then
   say "building"
   npx --no-install nest build
+fi
+
+# 6. Build the web app (Vite) when it is missing or any of its sources is newer. `find -quit`
+#    stops at the first newer file, so an up-to-date check costs a directory walk.
+if [ ! -f dist/webapp/index.html ] || [ -n "$(find src/webapp package-lock.json -newer dist/webapp/index.html -print -quit 2>/dev/null)" ]; then
+  say "building the web app"
+  npx --no-install vite build src/webapp --logLevel warn
 fi

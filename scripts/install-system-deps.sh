@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the gateway's tests need, from Debian: a PostgreSQL server,
-# Python's venv module, Java with Maven for the Kafka broker, and bubblewrap for
-# the kernel sandbox. Installs only
+# Python's venv module, Java with Maven for the Kafka broker, bubblewrap for
+# the kernel sandbox, and Chromium for the web app's browser tests. Installs only
 # what is missing, so it is cheap on a machine that has them.
 set -euo pipefail
 missing=()
@@ -10,6 +10,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+# The browser the web app's end-to-end tests drive (playwright-core brings no browser).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[system] installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
