@@ -27,11 +27,52 @@ export interface AuthServiceSettings {
   readonly groupsClaim: string;
 }
 
+/** Verified JWTs remembered at most, and for how long at most (within their `exp`). */
+const VERIFIED_TOKENS_MAX = 4096;
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+
+/**
+ * JWTs verified lately and the principal each gave, so a client's next request with
+ * the same token skips the signature check. An entry lasts until the token expires or
+ * for a minute, whichever comes first: a signing key the issuer withdraws stops
+ * admitting its tokens within that minute, as a JWKS refresh would. Bounded; the
+ * oldest entries go first. Opaque tokens are not remembered: introspection is how
+ * their revocation is seen.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { principal: Principal; untilMs: number }>();
+
+  constructor(
+    private readonly max: number,
+    private readonly ttlMs: number,
+  ) {}
+
+  get(token: string): Principal | undefined {
+    const entry = this.entries.get(token);
+    if (entry === undefined) return undefined;
+    if (Date.now() >= entry.untilMs) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return entry.principal;
+  }
+
+  set(token: string, principal: Principal, expiresAtMs: number): void {
+    this.entries.set(token, { principal, untilMs: Math.min(expiresAtMs, Date.now() + this.ttlMs) });
+    if (this.entries.size > this.max) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+  }
+}
+
 /** Turns an `Authorization` header into a verified {@link Principal}. */
 @Injectable()
 export class AuthService {
   private readonly logger = new Logger(AuthService.name);
   private readonly listeners = new Set<AuthFailureListener>();
+  /** A client sends the same token with every request: its signature is checked once a while. */
+  private readonly verifiedJwts = new VerifiedTokens(VERIFIED_TOKENS_MAX, VERIFIED_TOKEN_TTL_MS);
 
   constructor(
     private readonly issuer: IssuerClient,
@@ -71,6 +112,8 @@ export class AuthService {
   private async verified(tokenOf: () => string, origin: RequestOrigin): Promise<Principal> {
     try {
       const token = tokenOf();
+      const known = this.verifiedJwts.get(token);
+      if (known !== undefined) return known;
       const shape = tokenShapeOf(token);
       const claims: Claims =
         shape.kind === 'jwt'
@@ -79,6 +122,9 @@ export class AuthService {
       const principal = principalFromClaims(claims, this.settings.groupsClaim);
       if (principal === undefined) {
         throw new TokenRejected(AuthFailureKind.MissingClaim, 'token has no "sub" claim');
+      }
+      if (shape.kind === 'jwt' && typeof claims.exp === 'number') {
+        this.verifiedJwts.set(token, principal, claims.exp * 1000);
       }
       return principal;
     } catch (err) {
