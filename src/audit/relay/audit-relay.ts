@@ -63,7 +63,12 @@ export class AuditRelay {
   private readonly maxChains: number;
   private running: Promise<void> | undefined;
   private stopController = new AbortController();
-  private wakeController = new AbortController();
+  /**
+   * Ends the idle wait early; set while the loop waits. A plain callback rather than
+   * an AbortController: a nudge comes with every commit, and an abort costs an error
+   * object each time.
+   */
+  private wake: (() => void) | undefined;
   /** A nudge came since the current pass began: look again instead of sleeping. */
   private nudged = false;
   private failures = 0;
@@ -101,7 +106,7 @@ export class AuditRelay {
    */
   nudge(): void {
     this.nudged = true;
-    this.wakeController.abort();
+    this.wake?.();
   }
 
   /**
@@ -114,7 +119,6 @@ export class AuditRelay {
       return;
     }
     this.stopController.abort();
-    this.wakeController.abort();
     await this.running;
     this.running = undefined;
     const deadline = Date.now() + graceMs;
@@ -200,12 +204,20 @@ export class AuditRelay {
    * one pass rather than one pass each.
    */
   private async idle(): Promise<void> {
+    const stop = this.stopController.signal;
+    if (stop.aborted) return;
     if (!this.nudged) {
-      this.wakeController = new AbortController();
-      await abortableSleep(
-        this.options.pollIntervalMs,
-        AbortSignal.any([this.wakeController.signal, this.stopController.signal]),
-      );
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.wake = undefined;
+          clearTimeout(timer);
+          stop.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, this.options.pollIntervalMs);
+        this.wake = done;
+        stop.addEventListener('abort', done, { once: true });
+      });
     }
     if (this.nudged) await abortableSleep(GATHER_MS, this.stopController.signal);
   }
