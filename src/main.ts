@@ -3,6 +3,7 @@ import './telemetry/register';
 import 'reflect-metadata';
 import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { PinoLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -13,7 +14,7 @@ import { DEMO_PEOPLE } from './auth/dev-issuer/demo-people';
 import { configureApp } from './app.setup';
 import type { AppConfig } from './config/config.types';
 import { ConfigError, loadConfig } from './config/load-config';
-import { assertKernelsRunnable } from './kernels/kernels.service';
+import { assertKernelsRunnable, KernelsService } from './kernels/kernels.service';
 import { startDemoTarget, type RunningDemoTarget } from './demo-target';
 import { withEmbeddedTarget } from './targets';
 
@@ -45,6 +46,9 @@ function assertSafeToServe(config: AppConfig): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
+/** How long the start-up banner waits for the warm pool's first kernels at most. */
+const BANNER_WAIT_MS = 15_000;
+
 async function main(): Promise<void> {
   let config = loadConfig();
   assertSafeToServe(config);
@@ -65,6 +69,14 @@ async function main(): Promise<void> {
   configureApp(app, config);
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
+  // The banner comes last, where a person looks: after the start-up logs and those of
+  // the warm pool's first kernels (bounded, so a slow kernel start does not hide it).
+  app.flushLogs();
+  await Promise.race([
+    app.get(KernelsService).poolsSettled(),
+    new Promise((resolve) => setTimeout(resolve, BANNER_WAIT_MS).unref()),
+  ]);
+  await new Promise<void>((resolve) => PinoLogger.root.flush(() => resolve()));
   process.stdout.write(banner(url.replace('[::1]', 'localhost'), config, devIssuer?.issuer, demo));
 }
 

@@ -63,6 +63,21 @@ describe('web sign-in (backend-for-frontend)', () => {
     return result;
   };
 
+  it('ends its start-up output with where to open the web app and whom to sign in as, in plain lines', async () => {
+    const banner = await waitFor('the start-up banner', async () => {
+      const out = gw.output();
+      const from = out.indexOf('rungate is serving on');
+      const to = out.indexOf('(scripts: client demo-<name>', from);
+      return from >= 0 && to > from ? out.slice(from, to) : undefined;
+    });
+    expect(banner).toContain(`Open the web app: ${gw.url}/`);
+    for (const person of ['alice', 'bob', 'dave', 'carol']) {
+      expect(banner).toMatch(new RegExp(`^  ${person} `, 'm'));
+    }
+    // Nothing of the JSON log is interleaved with it.
+    expect(banner).not.toContain('{"level"');
+  });
+
   it('signs a person in through the issuer and lands on returnTo with the session cookie', async () => {
     const { login, callback, gateway, callbackUrl } = await signIn('alice', {
       returnTo: '/sessions/abc?tab=outputs#cell-2',
