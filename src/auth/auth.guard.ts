@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
+import { AuthFailureLimiter } from './auth-failure-limiter';
 import { AuthService, type RequestOrigin } from './auth.service';
 import { COOKIE_SESSIONS, type CookieSessions } from './cookie-sessions';
 import { setAuditPrincipal } from '../audit/audit-context';
@@ -33,12 +34,15 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
+    private readonly limiter: AuthFailureLimiter,
     @Optional() @Inject(COOKIE_SESSIONS) private readonly cookieSessions?: CookieSessions,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http' || isPublicRoute(this.reflector, context)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    // An address that keeps failing is told to wait before any token is checked.
+    this.limiter.assertAllowed(request.ip);
     request.principal = await this.principalOf(request);
     // Events recorded while this request is handled name this person as their actor.
     setAuditPrincipal(request.principal);

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { AuthConfigController } from './auth-config.controller';
+import { AuthFailureLimiter } from './auth-failure-limiter';
 import { AuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
 import { IssuerClient } from './issuer.client';
@@ -24,6 +25,19 @@ import { IssuerClient } from './issuer.client';
       inject: [IssuerClient, APP_CONFIG],
       useFactory: (issuer: IssuerClient, config: AppConfig) =>
         new AuthService(issuer, { groupsClaim: config.auth.groupsClaim }),
+    },
+    {
+      // Every refused authentication counts against its address.
+      provide: AuthFailureLimiter,
+      inject: [AuthService, APP_CONFIG],
+      useFactory: (auth: AuthService, config: AppConfig) => {
+        const limiter = new AuthFailureLimiter({
+          failures: config.auth.failureLimit,
+          windowSec: config.auth.failureWindowSec,
+        });
+        auth.onAuthFailure((f) => limiter.record(f.ip));
+        return limiter;
+      },
     },
     AuthGuard,
   ],

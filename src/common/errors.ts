@@ -22,6 +22,8 @@ export enum ErrorCode {
   OutOfOrder = 'out_of_order',
   /** A cookie-authenticated request without the session's CSRF token, or from another origin. */
   CsrfFailed = 'csrf_failed',
+  /** Too many refused authentications from one address: `Retry-After` says when to try again. */
+  TooManyRequests = 'too_many_requests',
 }
 
 export class RungateError extends Error {
@@ -58,6 +60,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 409;
     case ErrorCode.PayloadTooLarge:
       return 413;
+    case ErrorCode.TooManyRequests:
+      return 429;
     case ErrorCode.KernelUnavailable:
     case ErrorCode.Unavailable:
       return 503;

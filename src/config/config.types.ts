@@ -158,6 +158,12 @@ export interface AuthConfig {
    * approve, deny, acknowledge or break glass: a stolen long-lived session cannot decide.
    */
   readonly stepUpMaxAgeSec: number;
+  /**
+   * Refused authentications one address may have per window before its requests get
+   * `429` until the window ends (0: no limit).
+   */
+  readonly failureLimit: number;
+  readonly failureWindowSec: number;
   /** Port of the development issuer (served at /dev-oidc); 0 picks a free port. */
   readonly devIssuerPort: number;
   readonly devIssuerHost: string;

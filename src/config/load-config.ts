@@ -111,6 +111,8 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       introspectionClientSecret: r.optionalString('OIDC_CLIENT_SECRET'),
       cliClientId: r.string('OIDC_CLI_CLIENT_ID', 'rungate-cli'),
       stepUpMaxAgeSec: r.int('RUNGATE_STEP_UP_MAX_AGE_SECONDS', 900, 0, 7 * 24 * 3600),
+      failureLimit: r.int('RUNGATE_AUTH_FAILURE_LIMIT', 50, 0, 1_000_000),
+      failureWindowSec: r.int('RUNGATE_AUTH_FAILURE_WINDOW_SECONDS', 60, 1, 24 * 3600),
       devIssuerPort: r.int('RUNGATE_DEV_OIDC_PORT', 8081, 0, 65535),
       devIssuerHost: r.string('RUNGATE_DEV_OIDC_HOST', '127.0.0.1'),
     },

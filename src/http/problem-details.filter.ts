@@ -75,6 +75,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       res.setHeader('WWW-Authenticate', wwwAuthenticate);
       delete problem.wwwAuthenticate;
     }
+    if (typeof problem.retryAfterSeconds === 'number') {
+      res.setHeader('Retry-After', String(problem.retryAfterSeconds));
+    }
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   }
 

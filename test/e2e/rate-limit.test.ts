@@ -1,0 +1,68 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type Gateway } from '../support/gateway';
+
+/** GET `path` from the local address `from` (any 127.0.0.0/8 address is this host). */
+function getFrom(
+  gw: Gateway,
+  from: string,
+  path: string,
+  token: string,
+): Promise<{ status: number; retryAfter: string | undefined; body: { code?: string } }> {
+  const url = new URL(path, gw.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        localAddress: from,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            retryAfter: res.headers['retry-after'],
+            body: JSON.parse(text) as { code?: string },
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('refused authentications per address', () => {
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    gw = await startGateway({
+      env: { RUNGATE_AUTH_FAILURE_LIMIT: '3', RUNGATE_AUTH_FAILURE_WINDOW_SECONDS: '600' },
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('answers 429 with Retry-After to an address that keeps failing, and not to others', async () => {
+    const good = await gw.token('alice');
+    const forged = `${good.slice(0, -8)}AAAAAAAA`;
+    for (let i = 0; i < 3; i++) {
+      expect((await getFrom(gw, '127.0.0.3', '/v1/runbooks', forged)).status).toBe(401);
+    }
+    const limited = await getFrom(gw, '127.0.0.3', '/v1/runbooks', forged);
+    expect(limited.status).toBe(429);
+    expect(limited.body.code).toBe('too_many_requests');
+    expect(Number(limited.retryAfter)).toBeGreaterThan(0);
+    expect(Number(limited.retryAfter)).toBeLessThanOrEqual(600);
+    // Until the window ends the address waits, whatever it sends.
+    expect((await getFrom(gw, '127.0.0.3', '/v1/runbooks', good)).status).toBe(429);
+    // Another address is not affected.
+    expect((await getFrom(gw, '127.0.0.4', '/v1/runbooks', good)).status).toBe(200);
+  });
+});
