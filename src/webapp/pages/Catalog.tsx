@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
+import { RunbookFacts } from '../components/RunbookFacts';
 import { Empty, ErrorBox, Loading } from '../components/States';
 import { api, encodePath } from '../lib/api';
 import { timeAgo } from '../lib/format';
@@ -54,21 +55,7 @@ export function Catalog() {
             </h2>
             <p class="muted mono">{r.id}</p>
             <p>{r.description}</p>
-            <dl class="facts">
-              <div>
-                <dt>Owner</dt>
-                <dd>{r.owner ?? '—'}</dd>
-              </div>
-              <div>
-                <dt>Environment</dt>
-                <dd>
-                  <span class={`env env-${r.environment}`}>{r.environment}</span>
-                </dd>
-              </div>
-              <div>
-                <dt>Targets</dt>
-                <dd>{r.targets.join(', ') || 'none'}</dd>
-              </div>
+            <RunbookFacts runbook={r}>
               <div>
                 <dt>Changes production</dt>
                 <dd>
@@ -77,7 +64,7 @@ export function Catalog() {
                     : `${r.mutatingCells.length} step${r.mutatingCells.length > 1 ? 's' : ''}, with approval`}
                 </dd>
               </div>
-            </dl>
+            </RunbookFacts>
             {r.warnings.length > 0 && (
               <details class="warnings">
                 <summary>

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ClassBadge, Code, Markdown } from '../components/Cells';
+import { RunbookFacts } from '../components/RunbookFacts';
 import { ErrorBox, Loading } from '../components/States';
 import { ApiError, api, describeError, encodePath } from '../lib/api';
 import { shortHash } from '../lib/format';
@@ -25,28 +26,14 @@ export function StartSession({ id }: { id: string }) {
       </p>
       <h1>{r.title}</h1>
       <p>{r.description}</p>
-      <dl class="facts inline">
-        <div>
-          <dt>Owner</dt>
-          <dd>{r.owner ?? '—'}</dd>
-        </div>
-        <div>
-          <dt>Environment</dt>
-          <dd>
-            <span class={`env env-${r.environment}`}>{r.environment}</span>
-          </dd>
-        </div>
-        <div>
-          <dt>Targets</dt>
-          <dd>{r.targets.join(', ') || 'none'}</dd>
-        </div>
+      <RunbookFacts runbook={r} inline>
         <div>
           <dt>Version</dt>
           <dd class="mono" title={r.version}>
             {shortHash(r.version)}
           </dd>
         </div>
-      </dl>
+      </RunbookFacts>
       <StartForm runbook={r} />
       <section aria-labelledby="steps-heading">
         <h2 id="steps-heading">What it runs</h2>
