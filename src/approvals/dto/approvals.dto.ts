@@ -14,6 +14,7 @@ import {
   Min,
 } from 'class-validator';
 import { APPROVAL_STATES, type ApprovalState } from '../approvals.types';
+import { PlainText, SingleLineText } from '../../http/text-validators';
 
 export class RequestApprovalDto {
   @ApiProperty({ format: 'uuid', description: 'The session the cell runs in (yours)' })
@@ -31,12 +32,14 @@ export class RequestApprovalDto {
   })
   @IsString()
   @Length(3, 2000)
+  @PlainText()
   reason!: string;
 
   @ApiPropertyOptional({ example: 'INC-4711' })
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @SingleLineText()
   incident?: string;
 }
 
@@ -45,6 +48,7 @@ export class ApproveDto {
   @IsOptional()
   @IsString()
   @MaxLength(2000)
+  @PlainText()
   comment?: string;
 }
 
@@ -52,6 +56,7 @@ export class CommentRequiredDto {
   @ApiProperty({ example: 'Wrong order id; see the output of cell 3.' })
   @IsString()
   @Length(1, 2000)
+  @PlainText()
   comment!: string;
 }
 

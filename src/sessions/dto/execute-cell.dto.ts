@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsOptional, IsString, Length, MaxLength, ValidateNested } from 'class-validator';
+import { PlainText, SingleLineText } from '../../http/text-validators';
 
 export class BreakGlassDto {
   @ApiProperty({
@@ -9,12 +10,14 @@ export class BreakGlassDto {
   })
   @IsString()
   @Length(10, 2000, { message: 'a break-glass reason must be 10 to 2000 characters' })
+  @PlainText()
   reason!: string;
 
   @ApiPropertyOptional({ example: 'INC-4711' })
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @SingleLineText()
   incident?: string;
 }
 

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { PlainText, SingleLineText } from '../../http/text-validators';
 
 export class StartSessionDto {
   @ApiProperty({ example: 'shop/checkout-errors', description: 'Catalog id of the runbook' })
@@ -32,11 +33,13 @@ export class StartSessionDto {
   })
   @IsString()
   @Length(3, 2000)
+  @PlainText()
   reason!: string;
 
   @ApiPropertyOptional({ example: 'INC-4711' })
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  @SingleLineText()
   incident?: string;
 }
