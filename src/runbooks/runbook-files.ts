@@ -15,6 +15,20 @@ function skipDir(name: string): boolean {
   return name.startsWith('.') || name === '__pycache__' || name === 'node_modules';
 }
 
+/** A notebook's catalog id: its path under the catalog folder, without `.ipynb`. */
+function idOf(dir: string, path: string): string {
+  return relative(dir, path).slice(0, -'.ipynb'.length).split(sep).join('/');
+}
+
+/** A symbolic link named like a notebook is listed as invalid, never followed. */
+function linkRefused(dir: string, path: string): RunbookFile {
+  return {
+    id: idOf(dir, path),
+    path,
+    error: 'a symbolic link: the catalog reads only regular files inside its folder',
+  };
+}
+
 /** The file-system side of the catalog: listing notebooks and watching for changes. */
 @Injectable()
 export class RunbookFiles {
@@ -33,8 +47,10 @@ export class RunbookFiles {
         const full = join(folder, entry.name);
         if (entry.isDirectory()) {
           if (!skipDir(entry.name)) await walk(full);
-        } else if (entry.isFile() && entry.name.endsWith('.ipynb') && !entry.name.startsWith('.')) {
-          out.push(await this.read(dir, full, maxBytes));
+        } else if (entry.name.endsWith('.ipynb') && !entry.name.startsWith('.')) {
+          if (entry.isFile()) out.push(await this.read(dir, full, maxBytes));
+          // A link could point anywhere on the host: the catalog is what its folder holds.
+          else if (entry.isSymbolicLink()) out.push(linkRefused(dir, full));
         }
       }
     };
@@ -43,7 +59,7 @@ export class RunbookFiles {
   }
 
   private async read(dir: string, path: string, maxBytes: number): Promise<RunbookFile> {
-    const id = relative(dir, path).slice(0, -'.ipynb'.length).split(sep).join('/');
+    const id = idOf(dir, path);
     try {
       const info = await stat(path);
       if (info.size > maxBytes) {

@@ -1,5 +1,5 @@
 import { Test } from '@nestjs/testing';
-import { mkdtemp, mkdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,6 +186,26 @@ describe(RunbooksService.name, () => {
         valid: false,
         reason: expect.stringMatching(/over the limit of 4096/),
       });
+    });
+
+    it('lists a notebook that is a symbolic link as invalid, without following it', async () => {
+      const outside = await mkdtemp(join(tmpdir(), 'rungate-catalog-outside-'));
+      try {
+        await writeFile(join(outside, 'secret.ipynb'), notebookJson('Outside', 'print("outside")'));
+        const changed = waitForChange(service, 'linked', () =>
+          /symbolic link/.test(reasonOf('linked')),
+        );
+        await symlink(join(outside, 'secret.ipynb'), join(dir, 'linked.ipynb'));
+        await changed;
+        expect(service.list().find((r) => r.id === 'linked')).toMatchObject({
+          valid: false,
+          reason: expect.stringMatching(/symbolic link/),
+        });
+        expect(() => service.get('linked')).toThrow(RungateError);
+      } finally {
+        await unlink(join(dir, 'linked.ipynb')).catch(() => undefined);
+        await rm(outside, { recursive: true, force: true });
+      }
     });
 
     it('drops a removed notebook', async () => {
