@@ -1,9 +1,39 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { ErrorCode, RungateError } from '../common/errors';
 
-/** DTO validation at the edge: unknown fields refused, every problem listed. */
+/**
+ * How deep a request body may nest. Runbook parameters are the deepest thing the API
+ * takes, and a handful of levels covers them; a body nested thousands deep costs every
+ * recursive walk after it (validation, canonical JSON, the audit event) for nothing.
+ */
+export const MAX_BODY_DEPTH = 32;
+
+/** Refuses a body nested deeper than {@link MAX_BODY_DEPTH}, before any walk over it. */
+export function assertBodyDepth(value: unknown, max = MAX_BODY_DEPTH): void {
+  const stack: Array<{ node: unknown; depth: number }> = [{ node: value, depth: 0 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop() as { node: unknown; depth: number };
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= max) {
+      throw new RungateError(
+        ErrorCode.InvalidRequest,
+        `the request body is nested deeper than ${max} levels`,
+      );
+    }
+    for (const child of Object.values(node)) stack.push({ node: child, depth: depth + 1 });
+  }
+}
+
+class EdgeValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body') assertBodyDepth(value);
+    return super.transform(value, metadata);
+  }
+}
+
+/** DTO validation at the edge: bodies bounded in depth, unknown fields refused, every problem listed. */
 export function edgeValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new EdgeValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
