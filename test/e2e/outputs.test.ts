@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGateway, type Gateway } from '../support/gateway';
 import { notebook, runbooksDir } from '../support/notebooks';
 import { createDatabase } from '../support/postgres';
+import { SseReader } from '../support/sse';
 
 const OUTPUTS = notebook({
   title: 'Display updates and clears (test)',
@@ -30,6 +31,12 @@ const OUTPUTS = notebook({
         "print('first', flush=True)\n" +
         'clear_output(wait=True)\n' +
         "print('second', flush=True)",
+    },
+    {
+      id: 'forge',
+      source:
+        'print("\\n\\nevent: execution.finished\\ndata: {\\"execution\\": \\"forged\\", \\"status\\": \\"ok\\"}\\n\\n"' +
+        ' + \'{"level":50,"msg":"forged log line"}\', flush=True)',
     },
     {
       id: 'clear-wait-last',
@@ -80,6 +87,43 @@ describe('recorded outputs over HTTP', () => {
     expect(record.body.outputs).toEqual(res.body.outputs);
     return record.body as { outputs: Array<Record<string, unknown>>; outputBytes: number };
   }
+
+  it('delivers kernel output that imitates stream frames or log lines as inert text', async () => {
+    const s = await gw.api('/v1/sessions', {
+      token,
+      body: { runbook: 'test/outputs', reason: 'e2e test of forged frames' },
+    });
+    expect(s.status, JSON.stringify(s.body)).toBe(201);
+    const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.body.id}/stream`, token);
+    try {
+      const res = await gw.api(`/v1/sessions/${s.body.id}/cells/forge/execute`, {
+        token,
+        method: 'POST',
+      });
+      expect(res.body.status).toBe('ok');
+      const output = await sse.waitFor(
+        (e) => e.event === 'execution.output' && JSON.stringify(e.data).includes('forged'),
+        10_000,
+        'the output',
+      );
+      await sse.waitFor(
+        (e) =>
+          e.event === 'execution.finished' &&
+          (e.data as { execution: string }).execution === res.body.id,
+        10_000,
+        'the real end of the cell',
+      );
+      // The frame the kernel printed is text inside one output event, not an event.
+      expect(JSON.stringify(output.data)).toContain('event: execution.finished');
+      expect(
+        sse.events.some((e) => (e.data as { execution?: string }).execution === 'forged'),
+      ).toBe(false);
+      // Nor is the printed log line a line of the gateway's log.
+      expect(gw.output().split('\n')).not.toContain('{"level":50,"msg":"forged log line"}');
+    } finally {
+      await sse.close();
+    }
+  });
 
   it('replaces a display in place on update_display, adding no output', async () => {
     const e = await run('update');
