@@ -1,9 +1,53 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './load-config';
 
 const PROD = { NODE_ENV: 'production', OIDC_ISSUER: 'https://idp.example' };
 
 describe('loadConfig', () => {
+  describe('secrets in files', () => {
+    it('reads each secret from NAME_FILE, without the trailing line break', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rungate-secrets-'));
+      try {
+        writeFileSync(join(dir, 'db'), 'postgres://rungate:s3cret@db.internal/rungate\n');
+        writeFileSync(join(dir, 'oidc'), 'client-secret');
+        writeFileSync(join(dir, 'kafka'), 'kafka-password\n');
+        writeFileSync(join(dir, 'web'), 'web-secret\n');
+        const c = loadConfig(
+          {
+            NODE_ENV: 'test',
+            DATABASE_URL_FILE: 'db',
+            OIDC_CLIENT_ID: 'rungate',
+            OIDC_CLIENT_SECRET_FILE: join(dir, 'oidc'),
+            KAFKA_BROKERS: 'kafka:9092',
+            KAFKA_SASL_MECHANISM: 'scram-sha-512',
+            KAFKA_SASL_USERNAME: 'rungate',
+            KAFKA_SASL_PASSWORD_FILE: 'kafka',
+            OIDC_WEB_CLIENT_SECRET_FILE: 'web',
+          },
+          dir,
+        );
+        expect(c.database.url).toBe('postgres://rungate:s3cret@db.internal/rungate');
+        expect(c.auth.introspectionClientSecret).toBe('client-secret');
+        expect(c.audit.kafka?.sasl).toMatchObject({ password: 'kafka-password' });
+        expect(c.web.clientSecret).toBe('web-secret');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses a secret given both ways, or a file that cannot be read', () => {
+      expect(() =>
+        loadConfig({ DATABASE_URL: 'postgres://x/y', DATABASE_URL_FILE: 'db' }, '/srv/rungate'),
+      ).toThrow(/set DATABASE_URL or DATABASE_URL_FILE, not both/);
+      expect(() =>
+        loadConfig({ OIDC_CLIENT_SECRET_FILE: '/nonexistent/secret' }, '/srv/rungate'),
+      ).toThrow(/OIDC_CLIENT_SECRET_FILE: cannot read \/nonexistent\/secret \(ENOENT\)/);
+    });
+  });
+
   describe('kernels', () => {
     it('sandboxes kernels by default, in a private network, within limits', () => {
       const k = loadConfig({ NODE_ENV: 'test' }, '/srv/rungate').kernels;

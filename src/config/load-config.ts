@@ -46,7 +46,7 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       bodyLimitBytes: r.int('RUNGATE_BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
     },
     database: {
-      url: r.optionalString('DATABASE_URL'),
+      url: r.optionalSecret('DATABASE_URL', rootDir),
       poolSize: r.int('RUNGATE_DB_POOL_SIZE', 10, 1, 200),
       connectTimeoutMs: r.seconds('RUNGATE_DB_CONNECT_TIMEOUT', 5),
     },
@@ -108,7 +108,7 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       audience: r.string('OIDC_AUDIENCE', 'urn:rungate'),
       groupsClaim: r.string('OIDC_GROUPS_CLAIM', 'groups'),
       introspectionClientId: r.optionalString('OIDC_CLIENT_ID'),
-      introspectionClientSecret: r.optionalString('OIDC_CLIENT_SECRET'),
+      introspectionClientSecret: r.optionalSecret('OIDC_CLIENT_SECRET', rootDir),
       cliClientId: r.string('OIDC_CLI_CLIENT_ID', 'rungate-cli'),
       stepUpMaxAgeSec: r.int('RUNGATE_STEP_UP_MAX_AGE_SECONDS', 900, 0, 7 * 24 * 3600),
       failureLimit: r.int('RUNGATE_AUTH_FAILURE_LIMIT', 50, 0, 1_000_000),
@@ -162,7 +162,7 @@ function auditConfig(r: Reader, dataDir: string, rootDir: string, problems: stri
   let sasl: AuditKafkaConfig['sasl'];
   if (mechanism !== undefined) {
     const username = r.optionalString('KAFKA_SASL_USERNAME');
-    const password = r.optionalString('KAFKA_SASL_PASSWORD');
+    const password = r.optionalSecret('KAFKA_SASL_PASSWORD', rootDir);
     if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
       problems.push(
         `KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512 (got "${mechanism}")`,
@@ -291,7 +291,7 @@ function webConfig(r: Reader, rootDir: string, problems: string[]): AppConfig['w
   return {
     publicUrl,
     clientId: r.string('OIDC_WEB_CLIENT_ID', 'rungate-web'),
-    clientSecret: r.optionalString('OIDC_WEB_CLIENT_SECRET'),
+    clientSecret: r.optionalSecret('OIDC_WEB_CLIENT_SECRET', rootDir),
     scopes,
     sessionMaxLifetimeMs,
     sessionIdleTimeoutMs,
@@ -367,6 +367,33 @@ class Reader {
 
   optionalString(name: string): string | undefined {
     return this.raw(name);
+  }
+
+  /**
+   * A secret, given inline (`NAME`) or in a file (`NAME_FILE`, as container platforms
+   * mount secrets; relative to `rootDir`), never both. The file's last line break is
+   * not part of the secret.
+   */
+  optionalSecret(name: string, rootDir: string): string | undefined {
+    const inline = this.raw(name);
+    const file = this.raw(`${name}_FILE`);
+    if (file === undefined) return inline;
+    if (inline !== undefined) {
+      this.problems.push(`set ${name} or ${name}_FILE, not both`);
+      return undefined;
+    }
+    const path = resolve(rootDir, file);
+    let value: string;
+    try {
+      value = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      this.problems.push(
+        `${name}_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+      return undefined;
+    }
+    if (value === '') this.problems.push(`${name}_FILE: ${path} is empty`);
+    return value === '' ? undefined : value;
   }
 
   int(name: string, fallback: number, min: number, max: number): number {
