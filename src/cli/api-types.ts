@@ -2,6 +2,7 @@
  * The shapes of the gateway's public API that the CLI reads (see the controllers and
  * views under src/); only the members the CLI uses.
  */
+import type { ApprovalState } from '../approvals/approvals.types';
 import type { NotebookOutput } from './render';
 
 export type CellClass = 'read-only' | 'mutating' | 'parameters';
@@ -66,16 +67,6 @@ export interface Execution {
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
 }
-
-export type ApprovalState =
-  | 'pending'
-  | 'approved'
-  | 'denied'
-  | 'expired'
-  | 'cancelled'
-  | 'consumed'
-  | 'needs_review'
-  | 'reviewed';
 
 export interface ApprovalSummary {
   readonly approval: {

@@ -1,13 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type {
-  ApprovalState,
-  ApprovalSummary,
-  AuditEvent,
-  RunbookSummary,
-  SessionSummary,
-} from './api-types';
+import { APPROVAL_STATES } from '../approvals/approvals.types';
+import type { ApprovalSummary, AuditEvent, RunbookSummary, SessionSummary } from './api-types';
 import { CredentialStore, credentialsPath, gatewayKey } from './credentials';
 import { CliError, ExitCode } from './errors';
 import { ApiError, GatewayClient } from './gateway-client';
@@ -245,16 +240,7 @@ export function buildProgram(ctx: CliContext): Command {
     .command('approvals')
     .description('list approvals: your requests and those you may review')
     .addOption(
-      new Option('--state <state>', 'only approvals in this state').choices([
-        'pending',
-        'approved',
-        'denied',
-        'expired',
-        'cancelled',
-        'consumed',
-        'needs_review',
-        'reviewed',
-      ] satisfies ApprovalState[]),
+      new Option('--state <state>', 'only approvals in this state').choices(APPROVAL_STATES),
     )
     .option('--mine', 'only your own requests', false)
     .option('--session <id>', 'only those of one session')
