@@ -6,6 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { waitFor } from './net';
 
 /*
  * A real Apache Kafka broker (KRaft, one node acting as broker and controller) for the
@@ -297,9 +298,15 @@ class KafkaBrokerProcess implements KafkaBroker {
 
   async pause(): Promise<void> {
     this.assertState('pause', ['running']);
-    this.child?.kill('SIGSTOP');
+    const child = this.child;
+    child?.kill('SIGSTOP');
     this.state = 'paused';
-    await Promise.resolve();
+    // kill() only queues the signal: on a busy machine a JVM thread can still
+    // answer a request after it returns. Paused means every thread is stopped.
+    if (child?.pid !== undefined) {
+      const pid = child.pid;
+      await waitFor(`broker ${pid} to stop`, () => allThreadsStopped(pid), 10_000, 10);
+    }
   }
 
   async resume(): Promise<void> {
@@ -516,6 +523,18 @@ const liveChildren: Set<ChildProcess> = (() => {
 interface RunResult {
   readonly code: number;
   readonly output: string;
+}
+
+/** Whether every thread of `pid` is in the stopped state ('T' in /proc/<pid>/task/<tid>/stat). */
+async function allThreadsStopped(pid: number): Promise<boolean> {
+  const tasks = await readdir(`/proc/${pid}/task`);
+  for (const tid of tasks) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) continue; // the thread ended
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state !== 'T' && state !== 't') return false;
+  }
+  return true;
 }
 
 function run(command: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
