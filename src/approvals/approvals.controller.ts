@@ -1,12 +1,29 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireRecentAuthentication } from '../auth/step-up';
 import { Authorize } from '../policy/authorize.decorator';
 import { ApprovalResourceResolver } from './approval-resource.resolver';
-import { ApprovalsService, type ApprovalListItem, type ApprovalSummary } from './approvals.service';
+import { ErrorCode } from '../common/errors';
+import { ApiUuidParam } from '../http/openapi/api-params';
+import { ApiProblems, GUARDED, WITH_BODY } from '../http/openapi/api-problems';
+import { approvalListItemResponse, approvalSummaryResponse } from './approval-responses';
+import { ApprovalsService } from './approvals.service';
 import { ApproveDto, CommentRequiredDto, ListApprovalsQueryDto } from './dto/approvals.dto';
+import { ApprovalListDto, ApprovalSummaryDto } from './dto/approval.responses';
+
+/** The `{id}` of the routes on one approval. */
+const ApiApprovalId = () => ApiUuidParam('id', 'Approval id');
+
+/** What a review of one approval may answer besides success. */
+const REVIEW_PROBLEMS = [
+  ...GUARDED,
+  ...WITH_BODY,
+  ErrorCode.NotFound,
+  // not pending any more, or moved by someone else at the same time
+  ErrorCode.Conflict,
+] as const;
 
 /**
  * The routes that need nothing but the ledger. `POST /approvals` and
@@ -26,11 +43,14 @@ export class ApprovalsController {
   @Get()
   @Authorize('runbook:read')
   @ApiOperation({ summary: 'List approvals (e.g. ?state=pending, ?state=needs_review)' })
+  @ApiOkResponse({ type: ApprovalListDto })
+  @ApiProblems(...GUARDED, ErrorCode.InvalidRequest)
   async list(
     @CurrentPrincipal() principal: Principal,
     @Query() query: ListApprovalsQueryDto,
-  ): Promise<{ approvals: ApprovalListItem[] }> {
-    return { approvals: await this.approvals.list(principal, query) };
+  ): Promise<ApprovalListDto> {
+    const items = await this.approvals.list(principal, query);
+    return { approvals: items.map(approvalListItemResponse) };
   }
 
   @Post(':id/approve')
@@ -38,12 +58,17 @@ export class ApprovalsController {
   @RequireRecentAuthentication()
   @Authorize('approval:approve', ApprovalResourceResolver)
   @ApiOperation({ summary: 'Grant (counts once per person; never the requester)' })
-  approve(
+  // The comment is optional, and so is the body that would carry it.
+  @ApiBody({ type: ApproveDto, required: false })
+  @ApiApprovalId()
+  @ApiOkResponse({ type: ApprovalSummaryDto })
+  @ApiProblems(...REVIEW_PROBLEMS, ErrorCode.StepUpRequired)
+  async approve(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body() body: ApproveDto,
-  ): Promise<ApprovalSummary> {
-    return this.approvals.approve(principal, id, body.comment ?? '');
+  ): Promise<ApprovalSummaryDto> {
+    return approvalSummaryResponse(await this.approvals.approve(principal, id, body.comment ?? ''));
   }
 
   @Post(':id/deny')
@@ -51,24 +76,31 @@ export class ApprovalsController {
   @RequireRecentAuthentication()
   @Authorize('approval:approve', ApprovalResourceResolver)
   @ApiOperation({ summary: 'Deny; ends the request' })
-  deny(
+  @ApiApprovalId()
+  @ApiOkResponse({ type: ApprovalSummaryDto })
+  @ApiProblems(...REVIEW_PROBLEMS, ErrorCode.StepUpRequired)
+  async deny(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body() body: CommentRequiredDto,
-  ): Promise<ApprovalSummary> {
-    return this.approvals.deny(principal, id, body.comment);
+  ): Promise<ApprovalSummaryDto> {
+    return approvalSummaryResponse(await this.approvals.deny(principal, id, body.comment));
   }
 
   @Post(':id/cancel')
   @HttpCode(200)
   @Authorize('cell:execute-mutating', ApprovalResourceResolver)
   @ApiOperation({ summary: 'Withdraw your own request' })
-  cancel(
+  @ApiBody({ type: ApproveDto, required: false })
+  @ApiApprovalId()
+  @ApiOkResponse({ type: ApprovalSummaryDto })
+  @ApiProblems(...REVIEW_PROBLEMS)
+  async cancel(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body() body: ApproveDto,
-  ): Promise<ApprovalSummary> {
-    return this.approvals.cancel(principal, id, body.comment ?? '');
+  ): Promise<ApprovalSummaryDto> {
+    return approvalSummaryResponse(await this.approvals.cancel(principal, id, body.comment ?? ''));
   }
 
   @Post(':id/acknowledge')
@@ -76,11 +108,14 @@ export class ApprovalsController {
   @RequireRecentAuthentication()
   @Authorize('approval:approve', ApprovalResourceResolver)
   @ApiOperation({ summary: 'Acknowledge a break-glass run after the fact' })
-  acknowledge(
+  @ApiApprovalId()
+  @ApiOkResponse({ type: ApprovalSummaryDto })
+  @ApiProblems(...REVIEW_PROBLEMS, ErrorCode.StepUpRequired)
+  async acknowledge(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body() body: CommentRequiredDto,
-  ): Promise<ApprovalSummary> {
-    return this.approvals.acknowledge(principal, id, body.comment);
+  ): Promise<ApprovalSummaryDto> {
+    return approvalSummaryResponse(await this.approvals.acknowledge(principal, id, body.comment));
   }
 }

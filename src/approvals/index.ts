@@ -2,6 +2,8 @@
 export { ApprovalsModule } from './approvals.module';
 export { ApprovalResourceResolver } from './approval-resource.resolver';
 export { RequestApprovalDto } from './dto/approvals.dto';
+export { ApprovalSummaryDto, ApprovalViewDto } from './dto/approval.responses';
+export { approvalSummaryResponse, approvalViewResponse } from './approval-responses';
 export {
   ApprovalsService,
   type ApprovalListItem,

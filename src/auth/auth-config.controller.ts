@@ -1,7 +1,8 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import { ClientAuthConfigDto } from './dto/auth-config.responses';
 import { Public } from './public.decorator';
 
 /** What a client needs to sign people in for this gateway; nothing secret. */
@@ -30,7 +31,8 @@ export class AuthConfigController {
   @Public()
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'The issuer and client id to sign in with (for the CLI)' })
-  clientConfig(): ClientAuthConfig {
+  @ApiOkResponse({ type: ClientAuthConfigDto })
+  clientConfig(): ClientAuthConfig & ClientAuthConfigDto {
     const { issuer, audience, cliClientId, stepUpMaxAgeSec } = this.config.auth;
     if (issuer === undefined) throw new Error('auth.issuer is not resolved');
     return {

@@ -24,6 +24,8 @@ export enum ErrorCode {
   CsrfFailed = 'csrf_failed',
   /** Too many refused authentications from one address: `Retry-After` says when to try again. */
   TooManyRequests = 'too_many_requests',
+  /** A method no route serves at a path that exists: `Allow` lists those it does. */
+  MethodNotAllowed = 'method_not_allowed',
 }
 
 export class RungateError extends Error {
@@ -58,6 +60,8 @@ export function httpStatusOf(code: ErrorCode): number {
     case ErrorCode.Busy:
     case ErrorCode.OutOfOrder:
       return 409;
+    case ErrorCode.MethodNotAllowed:
+      return 405;
     case ErrorCode.PayloadTooLarge:
       return 413;
     case ErrorCode.TooManyRequests:

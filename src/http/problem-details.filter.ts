@@ -20,7 +20,8 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
-const TITLES: Record<number, string> = {
+/** The status texts problem documents carry as `title`. */
+export const PROBLEM_TITLES: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
@@ -89,7 +90,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return {
         ...exception.extensions,
         type: problemType(exception.code),
-        title: TITLES[status] ?? 'Error',
+        title: PROBLEM_TITLES[status] ?? 'Error',
         status,
         detail: exception.message,
         code: exception.code,
@@ -108,12 +109,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
           ? messages
           : exception.message;
       return {
+        ...dataOf(body),
         type: problemType(code),
-        title: TITLES[status] ?? 'Error',
+        title: PROBLEM_TITLES[status] ?? 'Error',
         status,
         detail,
         code,
-        ...(list ? { errors: list } : {}),
+        // The same shape as validation errors (ProblemDto.errors).
+        ...(list ? { errors: list.map((message) => ({ message })) } : {}),
       };
     }
     const bodyParser = asBodyParserError(exception);
@@ -121,12 +124,26 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     this.log.error({ err: exception }, 'unhandled error');
     return {
       type: problemType('internal'),
-      title: TITLES[500],
+      title: PROBLEM_TITLES[500],
       status: HttpStatus.INTERNAL_SERVER_ERROR,
       detail: 'An unexpected error occurred; it has been logged.',
       code: 'internal',
     };
   }
+}
+
+/** Problem members the filter writes itself; an exception's body never overrides them. */
+const RESERVED = new Set(['type', 'title', 'status', 'detail', 'instance', 'code', 'errors']);
+
+/**
+ * The members of an HttpException body that is data rather than a message (terminus's
+ * readiness report: `info`, `error`, `details`), kept as problem extensions so a 503
+ * from /readyz still says which check is down. Nest's own `{ statusCode, message }`
+ * bodies carry nothing beyond their message.
+ */
+function dataOf(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || 'message' in body) return {};
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !RESERVED.has(k)));
 }
 
 /** Express's body parser raises plain errors with a status and a type. */
@@ -137,7 +154,7 @@ function asBodyParserError(e: unknown): Problem | undefined {
   if (type === 'entity.too.large') {
     return {
       type: problemType(ErrorCode.PayloadTooLarge),
-      title: TITLES[413],
+      title: PROBLEM_TITLES[413],
       status: 413,
       detail: 'the request body is larger than this gateway accepts',
       code: ErrorCode.PayloadTooLarge,
@@ -146,7 +163,7 @@ function asBodyParserError(e: unknown): Problem | undefined {
   if (type === 'entity.parse.failed') {
     return {
       type: problemType(ErrorCode.InvalidRequest),
-      title: TITLES[400],
+      title: PROBLEM_TITLES[400],
       status: 400,
       detail: 'the request body is not valid JSON',
       code: ErrorCode.InvalidRequest,

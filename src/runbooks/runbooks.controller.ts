@@ -1,14 +1,18 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '../auth';
 import { CurrentPrincipal } from '../auth';
+import { ErrorCode } from '../common/errors';
+import { ApiProblems, GUARDED } from '../http/openapi/api-problems';
 import { Authorize } from '../policy/authorize.decorator';
 import { PolicyService } from '../policy/policy.service';
+import { RunbookDetailDto, RunbookListDto } from './dto/runbook.responses';
 import { RunbookResourceResolver } from './runbook-resource.resolver';
+import { runbookDetail, runbookSummary } from './runbooks.views';
 import { RunbooksService } from './runbooks.service';
-import type { InvalidRunbook, Runbook } from './runbooks.types';
 
 @ApiTags('runbooks')
+@ApiBearerAuth()
 @Controller('runbooks')
 export class RunbooksController {
   constructor(
@@ -21,55 +25,30 @@ export class RunbooksController {
   @ApiOperation({
     summary: 'The catalog you may read: valid runbooks, and invalid ones with their reason',
   })
-  list(@CurrentPrincipal() principal: Principal) {
+  @ApiOkResponse({ type: RunbookListDto })
+  @ApiProblems(...GUARDED)
+  list(@CurrentPrincipal() principal: Principal): RunbookListDto {
     const visible = this.policy.filter(principal, 'runbook:read', this.runbooks.list(), (r) => ({
       runbook: r.id,
       environment: r.valid ? r.environment : '(unknown)',
     }));
-    return { runbooks: visible.map(summary) };
+    return { runbooks: visible.map(runbookSummary) };
   }
 
-  // Catalog ids contain slashes (`shop/stuck-jobs`): the route takes the rest of the path.
+  // Catalog ids contain slashes (`shop/stuck-jobs`): the route takes the rest of the path,
+  // so both `shop/stuck-jobs` and `shop%2Fstuck-jobs` name the same runbook.
   @Get('*id')
   @Authorize('runbook:read', RunbookResourceResolver)
-  @ApiParam({ name: 'id', example: 'shop/stuck-jobs' })
+  @ApiParam({
+    name: 'id',
+    description: 'Catalog id (the path without .ipynb; its slashes may stay unencoded)',
+    example: 'shop/stuck-jobs',
+    schema: { type: 'string', minLength: 1 },
+  })
   @ApiOperation({ summary: 'One runbook with its cells, classes, parameters and version' })
-  get(@Param('id') id: string | string[]) {
-    const r = this.runbooks.get(Array.isArray(id) ? id.join('/') : id);
-    return {
-      ...summary(r),
-      cells: r.cells.map((c) => ({
-        id: c.id,
-        index: c.index,
-        type: c.type,
-        class: c.class,
-        tags: c.tags,
-        source: c.source,
-        sha256: c.sha256,
-      })),
-      parameters: r.parameters && {
-        cell: r.parameters.cellId,
-        schema: r.parameters.schema,
-        defaults: r.parameters.defaults,
-      },
-    };
+  @ApiOkResponse({ type: RunbookDetailDto })
+  @ApiProblems(...GUARDED, ErrorCode.NotFound, ErrorCode.RunbookInvalid)
+  get(@Param('id') id: string | string[]): RunbookDetailDto {
+    return runbookDetail(this.runbooks.get(Array.isArray(id) ? id.join('/') : id));
   }
-}
-
-function summary(r: Runbook | InvalidRunbook) {
-  if (!r.valid) return { id: r.id, valid: false, reason: r.reason };
-  return {
-    id: r.id,
-    valid: true,
-    version: r.version,
-    title: r.title,
-    description: r.description,
-    owner: r.owner,
-    environment: r.environment,
-    targets: r.targets,
-    kernel: r.kernel,
-    mutatingCells: r.cells.filter((c) => c.class === 'mutating').map((c) => c.id),
-    hasParameters: r.parameters !== null,
-    warnings: r.warnings,
-  };
 }

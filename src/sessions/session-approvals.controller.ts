@@ -1,11 +1,27 @@
 import { Body, Controller, Get, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApprovalResourceResolver, RequestApprovalDto, type ApprovalSummary } from '../approvals';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import {
+  ApprovalResourceResolver,
+  ApprovalSummaryDto,
+  RequestApprovalDto,
+  approvalSummaryResponse,
+} from '../approvals';
+import { ErrorCode } from '../common/errors';
+import { ApiUuidParam } from '../http/openapi/api-params';
+import { ApiProblems, GUARDED, WITH_BODY } from '../http/openapi/api-problems';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { Authorize } from '../policy/authorize.decorator';
 import { ApprovalRequestResourceResolver } from './session-approvals.resolver';
-import { SessionApprovals, type ApprovalScreen } from './session-approvals.service';
+import { ApprovalScreenDto } from './dto/approval-screen.responses';
+import { SessionApprovals } from './session-approvals.service';
+import { approvalScreen } from './sessions.views';
 
 /**
  * The `/v1/approvals` routes that need a session: requesting an approval for a cell
@@ -30,11 +46,21 @@ export class SessionApprovalsController {
     operationId: 'ApprovalsController_request',
     summary: 'Request approval for a mutating cell of your session',
   })
-  request(
+  @ApiCreatedResponse({ type: ApprovalSummaryDto })
+  @ApiProblems(
+    ...GUARDED,
+    ...WITH_BODY,
+    // no such session or cell
+    ErrorCode.NotFound,
+    // the session ended; the cell is not mutating; one is pending already
+    ErrorCode.SessionEnded,
+    ErrorCode.Conflict,
+  )
+  async request(
     @CurrentPrincipal() principal: Principal,
     @Body() body: RequestApprovalDto,
-  ): Promise<ApprovalSummary> {
-    return this.approvals.request(principal, body);
+  ): Promise<ApprovalSummaryDto> {
+    return approvalSummaryResponse(await this.approvals.request(principal, body));
   }
 
   @Get(':id')
@@ -43,7 +69,13 @@ export class SessionApprovalsController {
     operationId: 'ApprovalsController_get',
     summary: 'One approval with its code, parameters, targets, prior outputs and diff',
   })
-  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<ApprovalScreen> {
-    return this.approvals.get(principal, id);
+  @ApiUuidParam('id', 'Approval id')
+  @ApiOkResponse({ type: ApprovalScreenDto })
+  @ApiProblems(...GUARDED, ErrorCode.InvalidRequest, ErrorCode.NotFound)
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+  ): Promise<ApprovalScreenDto> {
+    return approvalScreen(await this.approvals.get(principal, id));
   }
 }

@@ -1,9 +1,23 @@
+import { approvalViewResponse } from '../approvals';
 import type { Runbook } from '../runbooks';
+import type { ApprovalScreenDto } from './dto/approval-screen.responses';
+import type {
+  ExecutionDto,
+  InterruptResultDto,
+  PinnedRunbookDto,
+  RunResultDto,
+  SessionDetailDto,
+  SessionSummaryDto,
+} from './dto/session.responses';
+import type { ApprovalScreen } from './session-approvals.service';
 import type { SessionView } from './sessions.service';
-import type { ExecutionRecord, SessionRecord } from './sessions.types';
+import type { ExecutionRecord, ExecutionState, SessionRecord } from './sessions.types';
 
-/** The JSON shapes the API answers with (one place, so the controller stays thin). */
-export function sessionSummary(s: SessionRecord) {
+/**
+ * The JSON shapes the API answers with (one place, so the controller stays thin).
+ * Each returns its response DTO type, the schema the OpenAPI document publishes.
+ */
+export function sessionSummary(s: SessionRecord): SessionSummaryDto {
   return {
     id: s.id,
     runbook: { id: s.runbookId, version: s.runbookVersion },
@@ -12,8 +26,8 @@ export function sessionSummary(s: SessionRecord) {
     targets: s.targets,
     reason: s.reason,
     incident: s.incident,
-    owner: s.owner,
-    kernel: s.kernel,
+    owner: { sub: s.owner.sub, name: s.owner.name },
+    kernel: s.kernel && { id: s.kernel.id, pid: s.kernel.pid, name: s.kernel.name },
     createdAt: s.createdAt.toISOString(),
     lastActivityAt: s.lastActivityAt.toISOString(),
     expiresAt: s.expiresAt.toISOString(),
@@ -22,7 +36,7 @@ export function sessionSummary(s: SessionRecord) {
   };
 }
 
-export function executionView(e: ExecutionRecord) {
+export function executionView(e: ExecutionRecord): ExecutionDto {
   return {
     id: e.id,
     session: e.sessionId,
@@ -35,35 +49,75 @@ export function executionView(e: ExecutionRecord) {
     outputs: e.outputs,
     outputBytes: e.outputBytes,
     truncated: e.truncated,
-    requestedBy: e.requestedBy,
+    requestedBy: { sub: e.requestedBy.sub, name: e.requestedBy.name },
     requestedAt: e.requestedAt.toISOString(),
     startedAt: e.startedAt?.toISOString() ?? null,
     finishedAt: e.finishedAt?.toISOString() ?? null,
   };
 }
 
-export function sessionDetail(v: SessionView) {
+export function sessionDetail(v: SessionView): SessionDetailDto {
   const latest = new Map<string, ExecutionRecord>();
   for (const e of v.executions) latest.set(e.cellId, e);
   return {
     ...sessionSummary(v.session),
     runbook: runbookHeader(v.runbook),
     parameters: v.session.parameters,
-    cells: v.runbook.cells.map((c) => ({
-      id: c.id,
-      index: c.index,
-      type: c.type,
-      class: c.class,
-      source: c.source,
-      sha256: c.sha256,
-      lastExecution: latest.has(c.id)
-        ? { id: latest.get(c.id)!.id, status: latest.get(c.id)!.state }
-        : null,
-    })),
+    cells: v.runbook.cells.map((c) => {
+      const last = latest.get(c.id);
+      return {
+        id: c.id,
+        index: c.index,
+        type: c.type,
+        class: c.class,
+        source: c.source,
+        sha256: c.sha256,
+        lastExecution: last ? { id: last.id, status: last.state } : null,
+      };
+    }),
     executions: v.executions.map(executionView),
   };
 }
 
-function runbookHeader(r: Runbook) {
+export function runResult(r: {
+  executions: readonly ExecutionRecord[];
+  stoppedBefore: string | null;
+}): RunResultDto {
+  return { executions: r.executions.map(executionView), stoppedBefore: r.stoppedBefore };
+}
+
+export function interruptResult(r: {
+  interrupted: string | null;
+  cancelled: readonly string[];
+}): InterruptResultDto {
+  return { interrupted: r.interrupted, cancelled: [...r.cancelled] };
+}
+
+/** `GET /approvals/{id}`: the ledger's view and what the session ran so far. */
+export function approvalScreen(s: ApprovalScreen): ApprovalScreenDto {
+  const view = approvalViewResponse(s);
+  // The fields in the order the API has always answered them.
+  return {
+    approval: view.approval,
+    reviews: view.reviews,
+    progress: view.progress,
+    transitions: view.transitions,
+    priorOutputs: s.priorOutputs.map((p) => ({
+      executionId: p.executionId,
+      seq: p.seq,
+      cellId: p.cellId,
+      // PriorCellRun keeps an execution's state as a plain string.
+      state: p.state as ExecutionState,
+      outputs: p.outputs as ExecutionDto['outputs'],
+      truncated: p.truncated,
+      finishedAt: p.finishedAt?.toISOString() ?? null,
+    })),
+    runFirst: s.runFirst && [...s.runFirst],
+    sinceLastRun: view.sinceLastRun,
+    you: view.you,
+  };
+}
+
+function runbookHeader(r: Runbook): PinnedRunbookDto {
   return { id: r.id, version: r.version, title: r.title };
 }

@@ -14,14 +14,25 @@ import {
   Min,
 } from 'class-validator';
 import { APPROVAL_STATES, type ApprovalState } from '../approvals.types';
-import { PlainText, SingleLineText } from '../../http/text-validators';
+import {
+  OptionalField,
+  PLAIN_TEXT_PATTERN,
+  PlainText,
+  SINGLE_LINE_PATTERN,
+  SingleLineText,
+} from '../../http/text-validators';
 
 export class RequestApprovalDto {
   @ApiProperty({ format: 'uuid', description: 'The session the cell runs in (yours)' })
   @IsUUID('all', { message: 'session must be a session id (UUID)' })
   session!: string;
 
-  @ApiProperty({ example: 'refund-order', description: 'Id of a cell tagged mutating' })
+  @ApiProperty({
+    example: 'refund-order',
+    description: 'Id of a cell tagged mutating',
+    minLength: 1,
+    maxLength: 200,
+  })
   @IsString()
   @Length(1, 200)
   cell!: string;
@@ -29,14 +40,17 @@ export class RequestApprovalDto {
   @ApiProperty({
     example: 'Refund the double charge of order A-1001 (INC-4711)',
     description: 'Why this change is needed',
+    minLength: 3,
+    maxLength: 2000,
+    pattern: PLAIN_TEXT_PATTERN,
   })
   @IsString()
   @Length(3, 2000)
   @PlainText()
   reason!: string;
 
-  @ApiPropertyOptional({ example: 'INC-4711' })
-  @IsOptional()
+  @ApiPropertyOptional({ example: 'INC-4711', maxLength: 200, pattern: SINGLE_LINE_PATTERN })
+  @OptionalField()
   @IsString()
   @MaxLength(200)
   @SingleLineText()
@@ -44,8 +58,12 @@ export class RequestApprovalDto {
 }
 
 export class ApproveDto {
-  @ApiPropertyOptional({ example: 'Checked the order; refund amount matches.' })
-  @IsOptional()
+  @ApiPropertyOptional({
+    example: 'Checked the order; refund amount matches.',
+    maxLength: 2000,
+    pattern: PLAIN_TEXT_PATTERN,
+  })
+  @OptionalField()
   @IsString()
   @MaxLength(2000)
   @PlainText()
@@ -53,7 +71,12 @@ export class ApproveDto {
 }
 
 export class CommentRequiredDto {
-  @ApiProperty({ example: 'Wrong order id; see the output of cell 3.' })
+  @ApiProperty({
+    example: 'Wrong order id; see the output of cell 3.',
+    minLength: 1,
+    maxLength: 2000,
+    pattern: PLAIN_TEXT_PATTERN,
+  })
   @IsString()
   @Length(1, 2000)
   @PlainText()
@@ -71,13 +94,13 @@ export class ListApprovalsQueryDto {
   @IsUUID()
   session?: string;
 
-  @ApiPropertyOptional({ description: 'Only your own requests' })
+  @ApiPropertyOptional({ type: Boolean, description: 'Only your own requests' })
   @IsOptional()
   @Transform(queryBoolean)
   @IsBoolean()
   mine?: boolean;
 
-  @ApiPropertyOptional({ default: 100, minimum: 1, maximum: 500 })
+  @ApiPropertyOptional({ type: 'integer', default: 100, minimum: 1, maximum: 500 })
   @IsOptional()
   @Transform(queryInteger)
   @IsInt()

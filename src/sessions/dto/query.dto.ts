@@ -5,6 +5,7 @@ import { IsBoolean, IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export class WaitQueryDto {
   @ApiPropertyOptional({
+    type: Boolean,
     default: true,
     description: 'false answers 202 at once; follow progress on the stream',
   })
@@ -20,7 +21,7 @@ export class ListSessionsQueryDto {
   @IsIn(['open', 'over'])
   state?: 'open' | 'over';
 
-  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 500 })
+  @ApiPropertyOptional({ type: 'integer', default: 50, minimum: 1, maximum: 500 })
   @IsOptional()
   @Transform(queryInteger)
   @IsInt()
@@ -28,7 +29,10 @@ export class ListSessionsQueryDto {
   @Max(500)
   limit?: number;
 
-  @ApiPropertyOptional({ description: "Everyone's sessions (needs session:read-any)" })
+  @ApiPropertyOptional({
+    type: Boolean,
+    description: "Everyone's sessions (needs session:read-any)",
+  })
   @IsOptional()
   @Transform(queryBoolean)
   @IsBoolean()
