@@ -28,6 +28,8 @@ export interface HttpConfig {
   readonly port: number;
   /** Largest accepted request body, in bytes. */
   readonly bodyLimitBytes: number;
+  /** Origins (scheme://host[:port]) browsers may call the API from; empty: no CORS at all. */
+  readonly corsOrigins: readonly string[];
 }
 
 export interface DatabaseConfig {
@@ -114,6 +116,12 @@ export interface SessionsConfig {
   /** Open sessions (each holds a kernel process) on this gateway, and per person. */
   readonly maxOpen: number;
   readonly maxOpenPerUser: number;
+  /**
+   * On SIGTERM, how long running cells may go on to their end (new commands get 503
+   * meanwhile); past it they are interrupted, then sessions end and the audit relay
+   * publishes what is left before the process exits.
+   */
+  readonly shutdownGraceMs: number;
 }
 
 export interface DemoTargetConfig {
@@ -140,6 +148,12 @@ export interface TargetsConfig {
   readonly rolePrefix: string;
   /** How long to wait for a target's administrative connection before answering 503. */
   readonly connectTimeoutMs: number;
+  /**
+   * Bound of each statement on a target's administrative connection (creating and
+   * dropping roles): the server's `statement_timeout` and `lock_timeout`, and a client-side
+   * read timeout a little longer, for a server that stops answering altogether.
+   */
+  readonly statementTimeoutMs: number;
 }
 
 export interface AuthConfig {
@@ -148,6 +162,11 @@ export interface AuthConfig {
   readonly audience: string;
   /** Claim holding the groups; dotted paths allowed (`realm_access.roles`). */
   readonly groupsClaim: string;
+  /**
+   * Bound of each request to the issuer (discovery, JWKS, introspection, and the web
+   * sign-in's token requests); past it the caller gets a retriable 503, not a hang.
+   */
+  readonly httpTimeoutMs: number;
   /** Client credentials for token introspection of opaque tokens (optional). */
   readonly introspectionClientId: string | undefined;
   readonly introspectionClientSecret: string | undefined;
@@ -229,12 +248,22 @@ export interface AuditConfig {
   readonly relayBatchSize: number;
   /** CloudEvents `ce_source`; default `urn:rungate:<hostname>`. */
   readonly source: string;
+  /**
+   * Key material for the MAC of `GET /v1/audit/events` cursors. Replicas behind one
+   * address need the same value; unset, each process draws a random key and refuses
+   * the cursors of the others (a client then starts from the first page).
+   */
+  readonly cursorSecret: string | undefined;
 }
 
 /** How the relay reaches Kafka. */
 export interface AuditKafkaConfig {
   readonly brokers: readonly string[];
   readonly clientId: string;
+  /** Bound of establishing a broker connection (TCP, TLS and SASL). */
+  readonly connectionTimeoutMs: number;
+  /** Bound of each request to a broker; the relay bounds a whole publish separately. */
+  readonly requestTimeoutMs: number;
   readonly ssl: boolean;
   readonly sasl:
     | {
@@ -253,6 +282,12 @@ export interface ApprovalsConfig {
   readonly useWindowMs: number;
   /** How often expired requests and unused approvals are marked expired. */
   readonly sweepIntervalMs: number;
+  /**
+   * How long after a request is settled (denied, expired, cancelled, used, acknowledged;
+   * an unused grant counts as settled when its use window ends) the people who may
+   * review it still read its session (`session:read-as-reviewer`). 0: only while it is open.
+   */
+  readonly readWindowMs: number;
   /** Notifications on request, grant, denial, expiry and break-glass; undefined: none. */
   readonly webhook: ApprovalWebhookConfig | undefined;
 }

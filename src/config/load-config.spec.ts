@@ -79,4 +79,46 @@ describe('loadConfig', () => {
       ).toThrow(/RUNGATE_SANDBOX_NETWORK/);
     });
   });
+  describe('the RUNGATE_CONFIG file', () => {
+    it('reads settings and secret files from it, the environment winning, and refuses unknown keys', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rungate-config-file-'));
+      try {
+        writeFileSync(join(dir, 'db'), 'postgres://file/db\n');
+        writeFileSync(
+          join(dir, 'rungate.yaml'),
+          'RUNGATE_PORT: 9090\nRUNGATE_MAX_SESSIONS: 8\nDATABASE_URL_FILE: db\n',
+        );
+        const c = loadConfig(
+          { NODE_ENV: 'test', RUNGATE_CONFIG: 'rungate.yaml', RUNGATE_MAX_SESSIONS: '5' },
+          dir,
+        );
+        expect(c.http.port).toBe(9090);
+        expect(c.sessions.maxOpen).toBe(5);
+        expect(c.database.url).toBe('postgres://file/db');
+
+        writeFileSync(join(dir, 'typo.yaml'), 'RUNGATE_PROT: 9090\nRUNGATE_PORT_FILE: x\n');
+        expect(() => loadConfig({ NODE_ENV: 'test', RUNGATE_CONFIG: 'typo.yaml' }, dir)).toThrow(
+          /RUNGATE_PROT is not a setting[\s\S]*RUNGATE_PORT_FILE is not a setting/,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+  describe('CORS', () => {
+    it('has none by default, takes bare origins, and refuses anything else', () => {
+      expect(loadConfig({ NODE_ENV: 'test' }).http.corsOrigins).toEqual([]);
+      expect(
+        loadConfig({
+          NODE_ENV: 'test',
+          RUNGATE_CORS_ORIGINS: 'https://ops.example.com, http://127.0.0.1:3000',
+        }).http.corsOrigins,
+      ).toEqual(['https://ops.example.com', 'http://127.0.0.1:3000']);
+      expect(() =>
+        loadConfig({ NODE_ENV: 'test', RUNGATE_CORS_ORIGINS: 'https://ops.example.com/app' }),
+      ).toThrow(
+        /RUNGATE_CORS_ORIGINS: "https:\/\/ops.example.com\/app" is not an http\(s\) origin/,
+      );
+    });
+  });
 });

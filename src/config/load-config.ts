@@ -3,6 +3,14 @@ import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { AppConfig, ApprovalsConfig, AuditConfig, AuditKafkaConfig } from './config.types';
+import {
+  isSettingName,
+  SETTINGS,
+  type Setting,
+  type SettingName,
+  type SettingNameOf,
+  type Settings,
+} from './settings';
 
 /** Thrown with every problem found, so an operator fixes them all in one go. */
 export class ConfigError extends Error {
@@ -19,106 +27,100 @@ const MIB = 1024 * 1024;
 /**
  * Builds the configuration from the environment and, when RUNGATE_CONFIG names one,
  * a YAML or JSON file whose keys are the same variable names (the environment wins).
+ * Every setting is declared, with its default and bounds, in `settings.ts`: the reader
+ * takes only names from there, and `docs/configuration.md` is generated from it.
  */
 export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): AppConfig {
   const problems: string[] = [];
-  const merged: Env = { ...readConfigFile(env.RUNGATE_CONFIG, rootDir, problems), ...env };
-  const r = new Reader(merged, problems);
+  const merged: Env = { ...readConfigFile(env[CONFIG_FILE], rootDir, problems), ...env };
+  const r = new Reader(merged, problems, rootDir);
 
-  const nodeEnv = r.oneOf(
-    'NODE_ENV',
-    ['development', 'production', 'test'] as const,
-    'development',
-  );
-  const dataDir = r.path('RUNGATE_DATA_DIR', rootDir, '.data');
+  const nodeEnv = r.oneOf('NODE_ENV');
+  const dataDir = r.path('RUNGATE_DATA_DIR');
   const config: AppConfig = {
     nodeEnv,
     rootDir,
     dataDir,
-    logLevel: r.oneOf(
-      'RUNGATE_LOG_LEVEL',
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
-      nodeEnv === 'test' ? 'warn' : 'info',
-    ),
+    logLevel: r.oneOf('RUNGATE_LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info'),
     http: {
-      host: r.string('RUNGATE_HOST', '127.0.0.1'),
-      port: r.int('RUNGATE_PORT', 8080, 0, 65535),
-      bodyLimitBytes: r.int('RUNGATE_BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
+      host: r.string('RUNGATE_HOST'),
+      port: r.int('RUNGATE_PORT'),
+      bodyLimitBytes: r.int('RUNGATE_BODY_LIMIT_BYTES'),
+      corsOrigins: corsOrigins(r.optionalString('RUNGATE_CORS_ORIGINS'), problems),
     },
     database: {
-      url: r.optionalSecret('DATABASE_URL', rootDir),
-      poolSize: r.int('RUNGATE_DB_POOL_SIZE', 10, 1, 200),
-      connectTimeoutMs: r.seconds('RUNGATE_DB_CONNECT_TIMEOUT', 5),
+      url: r.optionalSecret('DATABASE_URL'),
+      poolSize: r.int('RUNGATE_DB_POOL_SIZE'),
+      connectTimeoutMs: r.seconds('RUNGATE_DB_CONNECT_TIMEOUT'),
     },
     runbooks: {
-      dir: r.path('RUNGATE_RUNBOOKS_DIR', rootDir, 'runbooks'),
-      maxFileBytes: r.int('RUNGATE_RUNBOOK_MAX_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+      dir: r.path('RUNGATE_RUNBOOKS_DIR'),
+      maxFileBytes: r.int('RUNGATE_RUNBOOK_MAX_BYTES'),
     },
     kernels: {
-      specDirs: r.pathList('RUNGATE_KERNELSPEC_DIRS', rootDir, ['.cache/kernelspecs']),
-      defaultKernel: r.string('RUNGATE_KERNEL_NAME', 'python3'),
-      poolSize: r.int('RUNGATE_KERNEL_POOL_SIZE', 2, 0, 64),
-      startTimeoutMs: r.seconds('RUNGATE_KERNEL_START_TIMEOUT', 60),
-      heartbeatIntervalMs: r.seconds('RUNGATE_KERNEL_HEARTBEAT_INTERVAL', 1),
-      shutdownGraceMs: r.seconds('RUNGATE_KERNEL_SHUTDOWN_GRACE', 3),
-      pythonPath: r.pathList('RUNGATE_KERNEL_PYTHONPATH', rootDir, ['kernels/python']),
-      logCapBytes: r.int('RUNGATE_KERNEL_LOG_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
-      transport: r.oneOf('RUNGATE_KERNEL_TRANSPORT', ['ipc', 'tcp'] as const, 'ipc'),
-      provisioner: r.oneOf(
-        'RUNGATE_KERNEL_PROVISIONER',
-        ['sandbox', 'process'] as const,
-        'sandbox',
-      ),
-      acceptUnsandboxed: r.bool('RUNGATE_ACCEPT_UNSANDBOXED_KERNELS', false),
+      specDirs: r.pathList('RUNGATE_KERNELSPEC_DIRS'),
+      defaultKernel: r.string('RUNGATE_KERNEL_NAME'),
+      poolSize: r.int('RUNGATE_KERNEL_POOL_SIZE'),
+      startTimeoutMs: r.seconds('RUNGATE_KERNEL_START_TIMEOUT'),
+      heartbeatIntervalMs: r.seconds('RUNGATE_KERNEL_HEARTBEAT_INTERVAL'),
+      shutdownGraceMs: r.seconds('RUNGATE_KERNEL_SHUTDOWN_GRACE'),
+      pythonPath: r.pathList('RUNGATE_KERNEL_PYTHONPATH'),
+      logCapBytes: r.int('RUNGATE_KERNEL_LOG_BYTES'),
+      transport: r.oneOf('RUNGATE_KERNEL_TRANSPORT'),
+      provisioner: r.oneOf('RUNGATE_KERNEL_PROVISIONER'),
+      acceptUnsandboxed: r.bool('RUNGATE_ACCEPT_UNSANDBOXED_KERNELS'),
       sandbox: {
-        network: r.oneOf('RUNGATE_SANDBOX_NETWORK', ['private', 'host'] as const, 'private'),
-        user: r.string('RUNGATE_SANDBOX_USER', 'rungate-kernel'),
-        readOnlyPaths: r.pathList('RUNGATE_SANDBOX_READONLY_PATHS', rootDir, []),
+        network: r.oneOf('RUNGATE_SANDBOX_NETWORK'),
+        user: r.string('RUNGATE_SANDBOX_USER'),
+        readOnlyPaths: r.pathList('RUNGATE_SANDBOX_READONLY_PATHS'),
       },
       limits: {
-        memoryBytes: r.int('RUNGATE_KERNEL_MEMORY_LIMIT_MB', 2048, 0, 1024 * 1024) * MIB,
-        pids: r.int('RUNGATE_KERNEL_PIDS_LIMIT', 256, 0, 1_000_000),
-        openFiles: r.int('RUNGATE_KERNEL_OPEN_FILES_LIMIT', 1024, 0, 1_000_000),
-        cpuSecondsPerExecution: r.int('RUNGATE_KERNEL_CPU_SECONDS', 600, 0, 7 * 24 * 3600),
-        tmpBytes: r.int('RUNGATE_KERNEL_TMP_SIZE_MB', 256, 1, 1024 * 1024) * MIB,
+        memoryBytes: r.int('RUNGATE_KERNEL_MEMORY_LIMIT_MB') * MIB,
+        pids: r.int('RUNGATE_KERNEL_PIDS_LIMIT'),
+        openFiles: r.int('RUNGATE_KERNEL_OPEN_FILES_LIMIT'),
+        cpuSecondsPerExecution: r.int('RUNGATE_KERNEL_CPU_SECONDS'),
+        tmpBytes: r.int('RUNGATE_KERNEL_TMP_SIZE_MB') * MIB,
       },
     },
     sessions: {
-      idleTimeoutMs: r.seconds('RUNGATE_SESSION_IDLE_TIMEOUT', 30 * 60),
-      maxLifetimeMs: r.seconds('RUNGATE_SESSION_MAX_LIFETIME', 8 * 60 * 60),
-      outputCapBytes: r.int('RUNGATE_OUTPUT_CAP_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
-      cellTimeoutMs: r.seconds('RUNGATE_CELL_TIMEOUT', 15 * 60),
-      maxQueuedExecutions: r.int('RUNGATE_MAX_QUEUED_EXECUTIONS', 16, 0, 1000),
-      maxOpen: r.int('RUNGATE_MAX_SESSIONS', 32, 1, 10_000),
-      maxOpenPerUser: r.int('RUNGATE_MAX_SESSIONS_PER_USER', 4, 1, 1000),
+      idleTimeoutMs: r.seconds('RUNGATE_SESSION_IDLE_TIMEOUT'),
+      maxLifetimeMs: r.seconds('RUNGATE_SESSION_MAX_LIFETIME'),
+      outputCapBytes: r.int('RUNGATE_OUTPUT_CAP_BYTES'),
+      cellTimeoutMs: r.seconds('RUNGATE_CELL_TIMEOUT'),
+      maxQueuedExecutions: r.int('RUNGATE_MAX_QUEUED_EXECUTIONS'),
+      maxOpen: r.int('RUNGATE_MAX_SESSIONS'),
+      maxOpenPerUser: r.int('RUNGATE_MAX_SESSIONS_PER_USER'),
+      shutdownGraceMs: r.seconds('RUNGATE_SHUTDOWN_GRACE_SECONDS'),
     },
     demoTarget: {
       enabled: r.bool('RUNGATE_DEMO_TARGET', nodeEnv !== 'production'),
-      host: r.string('RUNGATE_DEMO_TARGET_HOST', '127.0.0.1'),
-      port: r.int('RUNGATE_DEMO_TARGET_PORT', 8090, 0, 65535),
+      host: r.string('RUNGATE_DEMO_TARGET_HOST'),
+      port: r.int('RUNGATE_DEMO_TARGET_PORT'),
     },
     targets: {
       file: targetsFile(r.optionalString('RUNGATE_TARGETS_FILE'), rootDir, problems),
-      rolePrefix: r.string('RUNGATE_TARGET_ROLE_PREFIX', 'rg_'),
-      connectTimeoutMs: r.seconds('RUNGATE_TARGET_CONNECT_TIMEOUT', 5),
+      rolePrefix: r.string('RUNGATE_TARGET_ROLE_PREFIX'),
+      connectTimeoutMs: r.seconds('RUNGATE_TARGET_CONNECT_TIMEOUT'),
+      statementTimeoutMs: r.seconds('RUNGATE_TARGET_STATEMENT_TIMEOUT'),
       embedded: [],
     },
     auth: {
       issuer: r.optionalString('OIDC_ISSUER'),
-      audience: r.string('OIDC_AUDIENCE', 'urn:rungate'),
-      groupsClaim: r.string('OIDC_GROUPS_CLAIM', 'groups'),
+      audience: r.string('OIDC_AUDIENCE'),
+      groupsClaim: r.string('OIDC_GROUPS_CLAIM'),
+      httpTimeoutMs: r.seconds('OIDC_HTTP_TIMEOUT'),
       introspectionClientId: r.optionalString('OIDC_CLIENT_ID'),
-      introspectionClientSecret: r.optionalSecret('OIDC_CLIENT_SECRET', rootDir),
-      cliClientId: r.string('OIDC_CLI_CLIENT_ID', 'rungate-cli'),
-      stepUpMaxAgeSec: r.int('RUNGATE_STEP_UP_MAX_AGE_SECONDS', 900, 0, 7 * 24 * 3600),
-      failureLimit: r.int('RUNGATE_AUTH_FAILURE_LIMIT', 50, 0, 1_000_000),
-      failureWindowSec: r.int('RUNGATE_AUTH_FAILURE_WINDOW_SECONDS', 60, 1, 24 * 3600),
-      devIssuerPort: r.int('RUNGATE_DEV_OIDC_PORT', 8081, 0, 65535),
-      devIssuerHost: r.string('RUNGATE_DEV_OIDC_HOST', '127.0.0.1'),
+      introspectionClientSecret: r.optionalSecret('OIDC_CLIENT_SECRET'),
+      cliClientId: r.string('OIDC_CLI_CLIENT_ID'),
+      stepUpMaxAgeSec: r.int('RUNGATE_STEP_UP_MAX_AGE_SECONDS'),
+      failureLimit: r.int('RUNGATE_AUTH_FAILURE_LIMIT'),
+      failureWindowSec: r.int('RUNGATE_AUTH_FAILURE_WINDOW_SECONDS'),
+      devIssuerPort: r.int('RUNGATE_DEV_OIDC_PORT'),
+      devIssuerHost: r.string('RUNGATE_DEV_OIDC_HOST'),
     },
     policy: {
-      dir: r.path('RUNGATE_POLICY_DIR', rootDir, 'policies'),
-      watch: r.bool('RUNGATE_POLICY_WATCH', true),
+      dir: r.path('RUNGATE_POLICY_DIR'),
+      watch: r.bool('RUNGATE_POLICY_WATCH'),
     },
     audit: auditConfig(r, dataDir, rootDir, problems),
     approvals: approvalsConfig(r, rootDir, problems),
@@ -162,7 +164,7 @@ function auditConfig(r: Reader, dataDir: string, rootDir: string, problems: stri
   let sasl: AuditKafkaConfig['sasl'];
   if (mechanism !== undefined) {
     const username = r.optionalString('KAFKA_SASL_USERNAME');
-    const password = r.optionalSecret('KAFKA_SASL_PASSWORD', rootDir);
+    const password = r.optionalSecret('KAFKA_SASL_PASSWORD');
     if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
       problems.push(
         `KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512 (got "${mechanism}")`,
@@ -173,7 +175,7 @@ function auditConfig(r: Reader, dataDir: string, rootDir: string, problems: stri
       sasl = { mechanism, username, password };
     }
   }
-  const topic = r.string('RUNGATE_AUDIT_TOPIC', 'rungate.audit');
+  const topic = r.string('RUNGATE_AUDIT_TOPIC');
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) {
     problems.push(
       `RUNGATE_AUDIT_TOPIC must be 1 to 249 letters, digits, ".", "_" or "-" (got "${topic}")`,
@@ -185,22 +187,25 @@ function auditConfig(r: Reader, dataDir: string, rootDir: string, problems: stri
         ? undefined
         : {
             brokers,
-            clientId: r.string('KAFKA_CLIENT_ID', 'rungate'),
-            ssl: r.bool('KAFKA_SSL', false),
+            clientId: r.string('KAFKA_CLIENT_ID'),
+            connectionTimeoutMs: r.seconds('KAFKA_CONNECTION_TIMEOUT'),
+            requestTimeoutMs: r.seconds('KAFKA_REQUEST_TIMEOUT'),
+            ssl: r.bool('KAFKA_SSL'),
             sasl,
           },
     topic,
-    createTopic: r.bool('RUNGATE_AUDIT_CREATE_TOPIC', true),
-    topicPartitions: r.int('RUNGATE_AUDIT_TOPIC_PARTITIONS', 6, 1, 1000),
-    topicReplicationFactor: r.int('RUNGATE_AUDIT_TOPIC_REPLICATION', 1, 1, 10),
-    file: r.path('RUNGATE_AUDIT_FILE', rootDir, resolve(dataDir, 'audit.jsonl')),
-    retentionMs: r.int('RUNGATE_AUDIT_RETENTION', 7 * 24 * 3600, 0, 10 * 365 * 24 * 3600) * 1000,
-    backlogReadyThreshold: r.int('RUNGATE_AUDIT_BACKLOG_READY_THRESHOLD', 10_000, 1, 100_000_000),
-    backlogReadyMaxAgeMs: r.seconds('RUNGATE_AUDIT_BACKLOG_READY_MAX_AGE', 300),
-    recordOutputs: r.bool('RUNGATE_AUDIT_RECORD_OUTPUTS', false),
-    relayPollIntervalMs: r.seconds('RUNGATE_AUDIT_RELAY_POLL_INTERVAL', 1),
-    relayBatchSize: r.int('RUNGATE_AUDIT_RELAY_BATCH', 500, 1, 10_000),
+    createTopic: r.bool('RUNGATE_AUDIT_CREATE_TOPIC'),
+    topicPartitions: r.int('RUNGATE_AUDIT_TOPIC_PARTITIONS'),
+    topicReplicationFactor: r.int('RUNGATE_AUDIT_TOPIC_REPLICATION'),
+    file: r.path('RUNGATE_AUDIT_FILE', resolve(dataDir, 'audit.jsonl')),
+    retentionMs: r.int('RUNGATE_AUDIT_RETENTION') * 1000,
+    backlogReadyThreshold: r.int('RUNGATE_AUDIT_BACKLOG_READY_THRESHOLD'),
+    backlogReadyMaxAgeMs: r.seconds('RUNGATE_AUDIT_BACKLOG_READY_MAX_AGE'),
+    recordOutputs: r.bool('RUNGATE_AUDIT_RECORD_OUTPUTS'),
+    relayPollIntervalMs: r.seconds('RUNGATE_AUDIT_RELAY_POLL_INTERVAL'),
+    relayBatchSize: r.int('RUNGATE_AUDIT_RELAY_BATCH'),
     source: r.string('RUNGATE_AUDIT_SOURCE', `urn:rungate:${hostname()}`),
+    cursorSecret: r.optionalSecret('RUNGATE_CURSOR_SECRET'),
   };
 }
 
@@ -210,8 +215,8 @@ function auditConfig(r: Reader, dataDir: string, rootDir: string, problems: stri
  */
 function approvalsConfig(r: Reader, rootDir: string, problems: string[]): ApprovalsConfig {
   const url = r.optionalString('RUNGATE_APPROVAL_WEBHOOK_URL');
-  const inline = r.optionalString('RUNGATE_APPROVAL_WEBHOOK_SECRET');
-  const file = r.optionalString('RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE');
+  // Both forms given is reported by the reader (and leaves neither).
+  const { inline, file, both } = r.secretForms('RUNGATE_APPROVAL_WEBHOOK_SECRET');
   let webhook: ApprovalsConfig['webhook'];
   if (url !== undefined) {
     let parsed: URL | undefined;
@@ -223,10 +228,8 @@ function approvalsConfig(r: Reader, rootDir: string, problems: string[]): Approv
     if (parsed !== undefined && parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
       problems.push('RUNGATE_APPROVAL_WEBHOOK_URL must be an http or https URL');
     }
-    if (inline !== undefined && file !== undefined) {
-      problems.push(
-        'set RUNGATE_APPROVAL_WEBHOOK_SECRET or RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE, not both',
-      );
+    if (both) {
+      // reported by the reader
     } else if (inline === undefined && file === undefined) {
       problems.push(
         'RUNGATE_APPROVAL_WEBHOOK_URL needs RUNGATE_APPROVAL_WEBHOOK_SECRET or RUNGATE_APPROVAL_WEBHOOK_SECRET_FILE',
@@ -237,17 +240,18 @@ function approvalsConfig(r: Reader, rootDir: string, problems: string[]): Approv
     webhook = {
       url,
       secret: file !== undefined ? { file: resolve(rootDir, file) } : { value: inline ?? '' },
-      maxAttempts: r.int('RUNGATE_APPROVAL_WEBHOOK_ATTEMPTS', 6, 1, 20),
-      initialBackoffMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_BACKOFF', 1),
-      maxBackoffMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_MAX_BACKOFF', 60),
-      timeoutMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_TIMEOUT', 5),
-      format: r.oneOf('RUNGATE_APPROVAL_WEBHOOK_FORMAT', ['rungate', 'slack'] as const, 'rungate'),
+      maxAttempts: r.int('RUNGATE_APPROVAL_WEBHOOK_ATTEMPTS'),
+      initialBackoffMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_BACKOFF'),
+      maxBackoffMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_MAX_BACKOFF'),
+      timeoutMs: r.seconds('RUNGATE_APPROVAL_WEBHOOK_TIMEOUT'),
+      format: r.oneOf('RUNGATE_APPROVAL_WEBHOOK_FORMAT'),
     };
   }
   return {
-    pendingTtlMs: r.seconds('RUNGATE_APPROVAL_PENDING_TTL', 3600),
-    useWindowMs: r.seconds('RUNGATE_APPROVAL_USE_WINDOW', 900),
-    sweepIntervalMs: r.seconds('RUNGATE_APPROVAL_SWEEP_INTERVAL', 15),
+    pendingTtlMs: r.seconds('RUNGATE_APPROVAL_PENDING_TTL'),
+    useWindowMs: r.seconds('RUNGATE_APPROVAL_USE_WINDOW'),
+    sweepIntervalMs: r.seconds('RUNGATE_APPROVAL_SWEEP_INTERVAL'),
+    readWindowMs: r.int('RUNGATE_APPROVAL_READ_WINDOW') * 1000,
     webhook,
   };
 }
@@ -277,26 +281,47 @@ function webConfig(r: Reader, rootDir: string, problems: string[]): AppConfig['w
       publicUrl = parsed.origin;
     }
   }
-  const sessionMaxLifetimeMs = r.seconds('RUNGATE_WEB_SESSION_MAX_LIFETIME', 12 * 3600);
-  const sessionIdleTimeoutMs = r.seconds('RUNGATE_WEB_SESSION_IDLE_TIMEOUT', 3600);
+  const sessionMaxLifetimeMs = r.seconds('RUNGATE_WEB_SESSION_MAX_LIFETIME');
+  const sessionIdleTimeoutMs = r.seconds('RUNGATE_WEB_SESSION_IDLE_TIMEOUT');
   if (sessionIdleTimeoutMs > sessionMaxLifetimeMs) {
     problems.push(
       'RUNGATE_WEB_SESSION_IDLE_TIMEOUT must not be longer than RUNGATE_WEB_SESSION_MAX_LIFETIME',
     );
   }
-  const scopes = r.string('OIDC_WEB_SCOPES', 'openid profile email offline_access');
+  const scopes = r.string('OIDC_WEB_SCOPES');
   if (!scopes.split(/\s+/).includes('openid')) {
     problems.push(`OIDC_WEB_SCOPES must include openid (got "${scopes}")`);
   }
   return {
     publicUrl,
-    clientId: r.string('OIDC_WEB_CLIENT_ID', 'rungate-web'),
-    clientSecret: r.optionalSecret('OIDC_WEB_CLIENT_SECRET', rootDir),
+    clientId: r.string('OIDC_WEB_CLIENT_ID'),
+    clientSecret: r.optionalSecret('OIDC_WEB_CLIENT_SECRET'),
     scopes,
     sessionMaxLifetimeMs,
     sessionIdleTimeoutMs,
-    appDir: r.path('RUNGATE_WEB_APP_DIR', rootDir, 'dist/webapp'),
+    appDir: r.path('RUNGATE_WEB_APP_DIR'),
   };
+}
+
+/** `RUNGATE_CORS_ORIGINS`: comma-separated bare http(s) origins, as browsers send them. */
+function corsOrigins(value: string | undefined, problems: string[]): string[] {
+  const out: string[] = [];
+  for (const item of (value ?? '').split(',').map((o) => o.trim())) {
+    if (item === '') continue;
+    const parsed = URL.parse(item);
+    if (
+      parsed === null ||
+      (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') ||
+      parsed.origin !== item
+    ) {
+      problems.push(
+        `RUNGATE_CORS_ORIGINS: "${item}" is not an http(s) origin such as https://ops.example.com (no path, no trailing slash)`,
+      );
+    } else {
+      out.push(item);
+    }
+  }
+  return out;
 }
 
 export function defaultRootDir(): string {
@@ -337,7 +362,10 @@ function readConfigFile(file: string | undefined, rootDir: string, problems: str
     }
     const out: Env = {};
     for (const [k, v] of Object.entries(parsed)) {
-      if (v === null || typeof v === 'object') {
+      if (!isConfigKey(k)) {
+        // A misspelt key would otherwise leave its setting at the default, silently.
+        problems.push(`RUNGATE_CONFIG: ${k} is not a setting (see docs/configuration.md)`);
+      } else if (v === null || typeof v === 'object') {
         problems.push(`RUNGATE_CONFIG: ${k} must be a scalar`);
       } else {
         out[k] = String(v);
@@ -350,10 +378,32 @@ function readConfigFile(file: string | undefined, rootDir: string, problems: str
   }
 }
 
+/** A setting's name, or `<NAME>_FILE` of a secret. */
+function isConfigKey(key: string): boolean {
+  if (isSettingName(key)) return true;
+  const secret = key.endsWith('_FILE') ? key.slice(0, -'_FILE'.length) : undefined;
+  return secret !== undefined && isSettingName(secret) && SETTINGS[secret].type === 'secret';
+}
+
+type EnumValue<N extends SettingNameOf<'enum'>> = Settings[N]['values'][number];
+
+/** The setting that names the configuration file, read before anything else. */
+const CONFIG_FILE: SettingName = 'RUNGATE_CONFIG';
+
+/** A week: the longest duration a `seconds` setting takes. */
+const MAX_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Reads settings by their name in {@link SETTINGS}, with the table's default and
+ * bounds; a problem is recorded (not thrown) so every one is reported at once. A
+ * `fallback` argument stands for a default the table describes but cannot hold
+ * (one computed from other settings).
+ */
 class Reader {
   constructor(
     private readonly env: Env,
     private readonly problems: string[],
+    private readonly rootDir: string,
   ) {}
 
   private raw(name: string): string | undefined {
@@ -361,28 +411,32 @@ class Reader {
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   }
 
-  string(name: string, fallback: string): string {
-    return this.raw(name) ?? fallback;
+  /** The table's default, or the computed one; a setting read without either is a programming error. */
+  private fallback<T>(name: SettingName, computed: T | undefined): T {
+    const setting: Setting = SETTINGS[name];
+    const value = computed ?? ('default' in setting ? (setting.default as T) : undefined);
+    if (value === undefined) throw new Error(`${name} has no default in settings.ts`);
+    return value;
   }
 
-  optionalString(name: string): string | undefined {
+  string(name: SettingNameOf<'string'>, fallback?: string): string {
+    return this.raw(name) ?? this.fallback(name, fallback);
+  }
+
+  /** The raw text of a setting without a default (checked by the caller). */
+  optionalString(name: SettingNameOf<'string' | 'enum' | 'path'>): string | undefined {
     return this.raw(name);
   }
 
   /**
    * A secret, given inline (`NAME`) or in a file (`NAME_FILE`, as container platforms
-   * mount secrets; relative to `rootDir`), never both. The file's last line break is
+   * mount secrets; relative to the checkout), never both. The file's last line break is
    * not part of the secret.
    */
-  optionalSecret(name: string, rootDir: string): string | undefined {
-    const inline = this.raw(name);
-    const file = this.raw(`${name}_FILE`);
+  optionalSecret(name: SettingNameOf<'secret'>): string | undefined {
+    const { inline, file } = this.secretForms(name);
     if (file === undefined) return inline;
-    if (inline !== undefined) {
-      this.problems.push(`set ${name} or ${name}_FILE, not both`);
-      return undefined;
-    }
-    const path = resolve(rootDir, file);
+    const path = resolve(this.rootDir, file);
     let value: string;
     try {
       value = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
@@ -396,7 +450,24 @@ class Reader {
     return value === '' ? undefined : value;
   }
 
-  int(name: string, fallback: number, min: number, max: number): number {
+  /**
+   * The forms of a secret as given (`file` as written, unread); when both are, a
+   * problem is recorded and neither is returned.
+   */
+  secretForms(name: SettingNameOf<'secret'>): { inline?: string; file?: string; both: boolean } {
+    const inline = this.raw(name);
+    const file = this.raw(`${name}_FILE`);
+    if (inline !== undefined && file !== undefined) {
+      this.problems.push(`set ${name} or ${name}_FILE, not both`);
+      return { both: true };
+    }
+    return { inline, file, both: false };
+  }
+
+  int(name: SettingNameOf<'int'>): number {
+    const setting: Setting = SETTINGS[name];
+    const { min, max } = setting.type === 'int' ? setting : { min: 0, max: 0 };
+    const fallback = this.fallback<number>(name, undefined);
     const v = this.raw(name);
     if (v === undefined) return fallback;
     const n = Number(v);
@@ -408,43 +479,51 @@ class Reader {
   }
 
   /** A duration given in seconds (fractions allowed), returned in milliseconds. */
-  seconds(name: string, fallbackSeconds: number): number {
+  seconds(name: SettingNameOf<'seconds'>): number {
+    const fallback = this.fallback<number>(name, undefined) * 1000;
     const v = this.raw(name);
-    if (v === undefined) return fallbackSeconds * 1000;
+    if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || n > 7 * 24 * 3600) {
+    if (!Number.isFinite(n) || n <= 0 || n > MAX_SECONDS) {
       this.problems.push(
         `${name} must be a number of seconds above 0 and at most a week (got "${v}")`,
       );
-      return fallbackSeconds * 1000;
+      return fallback;
     }
     return Math.round(n * 1000);
   }
 
-  bool(name: string, fallback: boolean): boolean {
+  bool(name: SettingNameOf<'bool'>, fallback?: boolean): boolean {
+    const dflt = this.fallback(name, fallback);
     const v = this.raw(name)?.toLowerCase();
-    if (v === undefined) return fallback;
+    if (v === undefined) return dflt;
     if (['1', 'true', 'yes', 'on'].includes(v)) return true;
     if (['0', 'false', 'no', 'off'].includes(v)) return false;
     this.problems.push(`${name} must be true or false (got "${v}")`);
-    return fallback;
+    return dflt;
   }
 
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+  oneOf<N extends SettingNameOf<'enum'>>(name: N, fallback?: EnumValue<N>): EnumValue<N> {
+    const setting: Setting = SETTINGS[name];
+    const allowed = setting.type === 'enum' ? setting.values : [];
+    const dflt = this.fallback(name, fallback);
     const v = this.raw(name);
-    if (v === undefined) return fallback;
-    if ((allowed as readonly string[]).includes(v)) return v as T;
+    if (v === undefined) return dflt;
+    if (allowed.includes(v)) return v as EnumValue<N>;
     this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${v}")`);
-    return fallback;
+    return dflt;
   }
 
-  path(name: string, rootDir: string, fallback: string): string {
-    return resolve(rootDir, this.raw(name) ?? fallback);
+  /** A path, relative to the checkout unless absolute. */
+  path(name: SettingNameOf<'path'>, fallback?: string): string {
+    return resolve(this.rootDir, this.raw(name) ?? this.fallback(name, fallback));
   }
 
-  pathList(name: string, rootDir: string, fallback: string[]): string[] {
+  /** `:`-separated paths, each relative to the checkout unless absolute. */
+  pathList(name: SettingNameOf<'paths'>): string[] {
     const v = this.raw(name);
-    const parts = v === undefined ? fallback : v.split(':').filter((p) => p.length > 0);
-    return parts.map((p) => resolve(rootDir, p));
+    const parts =
+      v === undefined ? this.fallback<readonly string[]>(name, undefined) : v.split(':');
+    return parts.filter((p) => p.length > 0).map((p) => resolve(this.rootDir, p));
   }
 }
