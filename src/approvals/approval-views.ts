@@ -1,13 +1,16 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
 import { PolicyService } from '../policy/policy.service';
-import type { PolicyResource } from '../policy/policy.types';
+import type { PolicyResource, ReviewFact } from '../policy/policy.types';
 import { resourceOf } from './approval-policy';
 import { ApprovalsRepository, type TransitionRecord } from './approvals.repository';
 import type { ApprovalRecord, ApprovalReview, ApprovalState } from './approvals.types';
 import { unifiedDiff } from './line-diff';
 import { countQuorum, grantsOf, type QuorumProgress } from './quorum-count';
+import { reviewFacts } from './review-window';
 
 /** An approval with its reviews and how far it is from its quorum. */
 export interface ApprovalSummary {
@@ -59,13 +62,32 @@ export class ApprovalViews {
   constructor(
     private readonly repo: ApprovalsRepository,
     private readonly policy: PolicyService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** The policy resource of an approval (its runbook, environment, and the requester as owner). */
+  /**
+   * The policy resource of an approval: its runbook, environment, the requester as
+   * owner, and the requests of its session in their review window (what lets a
+   * reviewer read the approver's screen, which shows the session's outputs).
+   */
   async resourceOf(id: string): Promise<PolicyResource> {
     const rec = await this.repo.find(id);
     if (rec === undefined) throw new RungateError(ErrorCode.NotFound, `no approval ${id}`);
-    return resourceOf(rec);
+    return { ...resourceOf(rec), reviewing: await this.reviewing(rec.sessionId) };
+  }
+
+  /**
+   * The approval requests of a session whose review window is open at `now`: from
+   * the request until `RUNGATE_APPROVAL_READ_WINDOW` after it was settled. Policy
+   * decides on them whether a reviewer who is not the owner may read the session.
+   */
+  async reviewing(sessionId: string, now: Date = new Date()): Promise<ReviewFact[]> {
+    const windowMs = this.config.approvals.readWindowMs;
+    const recs = await this.repo.ofSessionSettledSince(
+      sessionId,
+      new Date(now.getTime() - windowMs),
+    );
+    return reviewFacts(recs, now, windowMs);
   }
 
   async get(principal: Principal, id: string): Promise<ApprovalView> {

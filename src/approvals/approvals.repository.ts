@@ -391,6 +391,21 @@ export class ApprovalsRepository {
     return r.rows.map(toRecord);
   }
 
+  /**
+   * The requests of a session not settled before `settledSince` (still open, or closed
+   * at or after it), newest first: what its review window may still cover. The caller
+   * applies the window itself (`review-window.ts`), which also counts time-expired rows
+   * the sweep has not closed yet.
+   */
+  async ofSessionSettledSince(sessionId: string, settledSince: Date): Promise<ApprovalRecord[]> {
+    const r = await this.db.query<ApprovalRow>(
+      `SELECT * FROM approvals WHERE session_id = $1 AND (closed_at IS NULL OR closed_at >= $2)
+       ORDER BY created_at DESC, id`,
+      [sessionId, settledSince],
+    );
+    return r.rows.map(toRecord);
+  }
+
   /** Open requests of a session, locked (for cancelling them when it ends). */
   async lockOpenOfSession(q: Queryable, sessionId: string): Promise<ApprovalRecord[]> {
     const r = await q.query<ApprovalRow>(

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import type { Queryable } from '../db/database';
-import type { PolicyResource } from '../policy/policy.types';
+import type { PolicyResource, ReviewFact } from '../policy/policy.types';
 import { ApprovalExpiry } from './approval-expiry';
 import { ApprovalRequests, type RequestApprovalInput } from './approval-requests';
 import { ApprovalReviews } from './approval-reviews';
@@ -98,6 +98,14 @@ export class ApprovalsService {
   /** The policy resource of an approval (its runbook, environment, and the requester as owner). */
   resourceOf(id: string): Promise<PolicyResource> {
     return this.views.resourceOf(id);
+  }
+
+  /**
+   * The requests of a session in their review window, for the policy to decide whether
+   * a reviewer may read the session; see {@link ApprovalViews.reviewing}.
+   */
+  reviewing(sessionId: string): Promise<ReviewFact[]> {
+    return this.views.reviewing(sessionId);
   }
 
   /** One approval with its reviews and history, and what the caller may do with it. */

@@ -11,6 +11,17 @@ export const Actions = [
   'session:read',
   /** Additionally needed to read or act on a session somebody else owns. */
   'session:read-any',
+  /**
+   * Read somebody else's session (`session:read` only) while it holds an approval
+   * request the caller may review (`approval:approve`, not their own request), from
+   * the request's creation until its review window closes; see `ReviewFact`.
+   */
+  'session:read-as-reviewer',
+  /**
+   * Take a session's run record away (executed notebook, HTML report). Owner-scoped:
+   * somebody else's session also needs `session:read-any`, never the reviewer grant.
+   */
+  'session:export',
   /** Run a read-only cell. */
   'cell:execute',
   /** Request approval for (and then run, once approved) a mutating cell. */
@@ -34,13 +45,15 @@ export function isAction(value: string): value is Action {
 
 /**
  * Actions on a session that, when the session belongs to someone else, also need
- * `session:read-any`. The others are not about a session (`runbook:read`,
+ * `session:read-any` (or, for `session:read` alone, `session:read-as-reviewer` while
+ * the caller is a reviewer of one of its requests). The others are not about a session (`runbook:read`,
  * `session:start`, `audit:read`, `policy:read`), or are by nature done on somebody
  * else's session (`approval:approve`: the requester never approves their own), so
  * the owner plays no part in them.
  */
 export const OwnerScopedActions: readonly Action[] = [
   'session:read',
+  'session:export',
   'cell:execute',
   'cell:execute-mutating',
   'breakglass',

@@ -11,6 +11,15 @@ const POLICY = [
   'p, group:audit, *, **, session:read, allow',
   'p, group:audit, *, **, session:read-any, allow',
   'p, group:audit, prod, secret/*, session:read-any, deny',
+  'p, group:approvers, *, **, session:read, allow',
+  'p, group:approvers, *, **, approval:approve, allow',
+  'p, group:approvers, *, **, session:read-as-reviewer, allow',
+  'p, group:approvers, prod, secret/*, session:read-as-reviewer, deny',
+  'p, group:reviewless, *, **, session:read, allow',
+  'p, group:reviewless, *, **, approval:approve, allow',
+  'p, group:watchers, *, **, session:read, allow',
+  'p, group:watchers, *, **, session:read-as-reviewer, allow',
+  'p, group:watchers, *, **, cell:execute, allow',
 ].join('\n');
 
 describe(decide.name, () => {
@@ -76,6 +85,78 @@ describe(decide.name, () => {
     const decision = decide(policy, bob, 'approval:approve', { ...orders, owner: 'alice' });
     expect(decision).toMatchObject({ allowed: true, owner: 'alice' });
     expect(decision.ownerRule).toBeUndefined();
+  });
+});
+
+describe('decide as a reviewer', () => {
+  let dir: string;
+  let policy: CasbinPolicy;
+  const orders = { runbook: 'shop/orders', environment: 'prod', owner: 'alice' };
+  const underReview = { ...orders, reviewing: [{ approval: 'a-1', requester: 'alice' }] };
+  const dave = { sub: 'dave', groups: ['approvers'] };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rungate-decide-'));
+    const model = await readFile(resolve(__dirname, '..', '..', 'policies', 'model.conf'), 'utf8');
+    await writeFile(join(dir, 'model.conf'), model);
+    await writeFile(join(dir, 'policy.csv'), POLICY);
+    policy = await CasbinPolicy.load(dir);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a session holding a request it may review, naming the line and the request', () => {
+    expect(decide(policy, dave, 'session:read', underReview)).toMatchObject({
+      allowed: true,
+      rule: ['group:approvers', '*', '**', 'session:read', 'allow'],
+      ownerRule: ['group:approvers', '*', '**', 'session:read-as-reviewer', 'allow'],
+      reason: expect.stringContaining('holds approval request a-1'),
+    });
+  });
+
+  it('does not read a session without a request in its window', () => {
+    expect(decide(policy, dave, 'session:read', orders)).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/^the session belongs to alice: no policy line allows/),
+    });
+    expect(decide(policy, dave, 'session:read', { ...orders, reviewing: [] })).toMatchObject({
+      allowed: false,
+    });
+  });
+
+  it("does not count the caller's own request", () => {
+    const own = { ...orders, reviewing: [{ approval: 'a-2', requester: 'dave' }] };
+    expect(decide(policy, dave, 'session:read', own).allowed).toBe(false);
+  });
+
+  it('needs approval:approve as well as session:read-as-reviewer', () => {
+    const watcher = { sub: 'walt', groups: ['watchers'] };
+    expect(decide(policy, watcher, 'session:read', underReview)).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining('you may not review its approval request a-1'),
+    });
+    const reviewless = { sub: 'rita', groups: ['reviewless'] };
+    expect(decide(policy, reviewless, 'session:read', underReview)).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining('no policy line allows session:read-as-reviewer'),
+    });
+  });
+
+  it('lets a deny line on session:read-as-reviewer win', () => {
+    const secret = { ...underReview, runbook: 'secret/keys' };
+    expect(decide(policy, dave, 'session:read', secret)).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining(
+        'denied by "p, group:approvers, prod, secret/*, session:read-as-reviewer, deny"',
+      ),
+    });
+  });
+
+  it('opens reading only, never acting on the session', () => {
+    const walt = { sub: 'walt', groups: ['watchers', 'approvers'] };
+    expect(decide(policy, walt, 'session:read', underReview).allowed).toBe(true);
+    expect(decide(policy, walt, 'cell:execute', underReview).allowed).toBe(false);
   });
 });
 

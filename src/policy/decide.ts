@@ -32,25 +32,76 @@ export function decide(
   if (!verdict.allowed) {
     return { ...base, allowed: false, subjects, rule: verdict.rule, ownerRule: any.rule, reason };
   }
-  if (!any.allowed) {
-    // The action itself is allowed; what decides is the missing (or denied) session:read-any.
+  if (any.allowed) {
     return {
       ...base,
-      allowed: false,
+      allowed: true,
       subjects,
-      rule: any.rule,
+      rule: verdict.rule,
       ownerRule: any.rule,
-      reason: `the session belongs to ${owner}: ${explain(any, 'session:read-any', runbook, environment, subjects)}`,
+      reason: `${reason}; the session belongs to ${owner}, readable by "${line(any.rule)}"`,
     };
   }
-  return {
-    ...base,
-    allowed: true,
-    subjects,
-    rule: verdict.rule,
-    ownerRule: any.rule,
-    reason: `${reason}; the session belongs to ${owner}, readable by "${line(any.rule)}"`,
-  };
+  const notAny = `the session belongs to ${owner}: ${explain(any, 'session:read-any', runbook, environment, subjects)}`;
+  if (action === 'session:read') {
+    // Reading (only reading) is also open to a reviewer of a request on the session.
+    const reviewer = asReviewer(policy, subjects, principal.sub, resource);
+    if (reviewer.allowed) {
+      return {
+        ...base,
+        allowed: true,
+        subjects,
+        rule: verdict.rule,
+        ownerRule: reviewer.rule,
+        reason: `${reason}; the session belongs to ${owner} and holds approval request ${reviewer.approval}, which you may review; readable by "${line(reviewer.rule)}"`,
+      };
+    }
+    if (reviewer.why !== undefined) {
+      return {
+        ...base,
+        allowed: false,
+        subjects,
+        rule: any.rule,
+        ownerRule: any.rule,
+        reason: `${notAny}; ${reviewer.why}`,
+      };
+    }
+  }
+  // The action itself is allowed; what decides is the missing (or denied) session:read-any.
+  return { ...base, allowed: false, subjects, rule: any.rule, ownerRule: any.rule, reason: notAny };
+}
+
+/**
+ * Whether the subjects may read the session as a reviewer: it holds a request (in its
+ * review window, as the resolver found) that somebody else asked for, they hold
+ * `approval:approve` (they may review it) and `session:read-as-reviewer` on its runbook
+ * and environment. `why` says what was missing when there was a request to review.
+ */
+function asReviewer(
+  policy: CasbinPolicy,
+  subjects: readonly string[],
+  sub: string,
+  resource: PolicyResource,
+): Verdict & { approval?: string; why?: string } {
+  const { runbook, environment } = resource;
+  const request = (resource.reviewing ?? []).find((r) => r.requester !== sub);
+  if (request === undefined) return { allowed: false, rule: null };
+  const approve = policy.check(subjects, environment, runbook, 'approval:approve');
+  if (!approve.allowed) {
+    return {
+      ...approve,
+      allowed: false,
+      why: `you may not review its approval request ${request.approval}: ${explain(approve, 'approval:approve', runbook, environment, subjects)}`,
+    };
+  }
+  const read = policy.check(subjects, environment, runbook, 'session:read-as-reviewer');
+  if (!read.allowed) {
+    return {
+      ...read,
+      why: `you may review its approval request ${request.approval}, but ${explain(read, 'session:read-as-reviewer', runbook, environment, subjects)}`,
+    };
+  }
+  return { ...read, approval: request.approval };
 }
 
 /** Whether the principal holds `action` on some runbook in some environment. */

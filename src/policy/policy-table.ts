@@ -8,7 +8,12 @@ import type { Decision } from './policy.types';
 /** The file of expected decisions, next to the policy. */
 export const POLICY_TESTS_FILE = 'tests.csv';
 
-/** One expected decision: `user, groups, environment, runbook, action, allow|deny[, owner]`. */
+/**
+ * One expected decision:
+ * `user, groups, environment, runbook, action, allow|deny[, owner[, reviewing]]`, where
+ * `reviewing` lists (space separated) the requesters of approval requests the session
+ * holds within their review window (`-` or nothing: none).
+ */
 export interface PolicyTableCase {
   readonly line: number;
   readonly sub: string;
@@ -18,6 +23,8 @@ export interface PolicyTableCase {
   readonly action: Action;
   readonly expected: boolean;
   readonly owner?: string;
+  /** Requesters of the session's approval requests in their review window. */
+  readonly reviewing?: readonly string[];
 }
 
 export interface PolicyTableResult {
@@ -31,11 +38,14 @@ export async function loadPolicyTable(file: string): Promise<PolicyTableCase[]> 
   const { rows, problems } = readCsv(await readFile(file, 'utf8'), file);
   const cases: PolicyTableCase[] = [];
   for (const { line: at, fields } of rows) {
-    const [sub, groups, environment, runbook, action, expected, owner] = fields;
-    if (fields.length < 6 || fields.length > 7) {
+    const [sub, groups, environment, runbook, action, expected, owner, reviewing] = fields;
+    const requesters = words(reviewing ?? '');
+    if (fields.length < 6 || fields.length > 8) {
       problems.push(
-        `${file}:${at}: expected "user, groups, environment, runbook, action, allow|deny[, owner]"`,
+        `${file}:${at}: expected "user, groups, environment, runbook, action, allow|deny[, owner[, reviewing]]"`,
       );
+    } else if (requesters.length > 0 && (owner === undefined || owner === '')) {
+      problems.push(`${file}:${at}: approval requests under review need the session's owner`);
     } else if (!isAction(action)) {
       problems.push(`${file}:${at}: unknown action "${action}"`);
     } else if (expected !== 'allow' && expected !== 'deny') {
@@ -44,13 +54,13 @@ export async function loadPolicyTable(file: string): Promise<PolicyTableCase[]> 
       cases.push({
         line: at,
         sub,
-        // "-" (or nothing) means no groups.
-        groups: groups.split(/\s+/).filter((g) => g.length > 0 && g !== '-'),
+        groups: words(groups),
         environment,
         runbook,
         action,
         expected: expected === 'allow',
         ...(owner !== undefined && owner !== '' ? { owner } : {}),
+        ...(requesters.length > 0 ? { reviewing: requesters } : {}),
       });
     }
   }
@@ -68,6 +78,9 @@ export function runPolicyTable(
       runbook: c.runbook,
       environment: c.environment,
       ...(c.owner !== undefined ? { owner: c.owner } : {}),
+      ...(c.reviewing !== undefined
+        ? { reviewing: c.reviewing.map((requester, i) => ({ approval: `#${i + 1}`, requester })) }
+        : {}),
     });
     return { case: c, decision, passed: decision.allowed === c.expected };
   });
@@ -84,6 +97,7 @@ export function formatPolicyTable(results: readonly PolicyTableResult[]): string
     'runbook',
     'action',
     'owner',
+    'reviewing',
     'expected',
     'got',
     'rule',
@@ -97,6 +111,7 @@ export function formatPolicyTable(results: readonly PolicyTableResult[]): string
     r.case.runbook,
     r.case.action,
     r.case.owner ?? '',
+    r.case.reviewing?.join(' ') ?? '',
     r.case.expected ? 'allow' : 'deny',
     r.decision.allowed ? 'allow' : 'deny',
     ruleText(r.decision),
@@ -114,10 +129,18 @@ export function formatPolicyTable(results: readonly PolicyTableResult[]): string
   return out.join('\n');
 }
 
+/** A space-separated list; "-" (or nothing) means none. */
+function words(text: string): string[] {
+  return text.split(/\s+/).filter((w) => w.length > 0 && w !== '-');
+}
+
 function ruleText(decision: Decision): string {
   const main = decision.rule ? line(decision.rule) : '(no line: default deny)';
   if (decision.ownerRule === undefined || decision.ownerRule === decision.rule) {
-    return decision.ownerRule === undefined ? main : `${main} (session:read-any)`;
+    return decision.ownerRule === undefined
+      ? main
+      : `${main} (${decision.ownerRule?.[3] ?? 'session:read-any'})`;
   }
-  return `${main}; read-any: ${decision.ownerRule ? line(decision.ownerRule) : '(no line)'}`;
+  const which = decision.ownerRule?.[3] ?? 'session:read-any';
+  return `${main}; ${which}: ${decision.ownerRule ? line(decision.ownerRule) : '(no line)'}`;
 }

@@ -1,6 +1,20 @@
 import type { Principal } from '../auth/principal';
 import type { Action } from './actions';
 
+/**
+ * A fact about a session for {@link PolicyResource.reviewing}: it holds this approval
+ * request, and the request's review window is open now (from its creation until
+ * `RUNGATE_APPROVAL_READ_WINDOW` after it was settled: denied, expired, cancelled,
+ * used or acknowledged). Whether the caller may review it is the policy's to decide
+ * (`approval:approve` on the session's runbook and environment, and not the requester).
+ */
+export interface ReviewFact {
+  /** The approval request's id. */
+  readonly approval: string;
+  /** `sub` of whoever asked for it (never counted as its reviewer). */
+  readonly requester: string;
+}
+
 /** What a decision is about: a runbook in an environment, and for session actions the session's owner. */
 export interface PolicyResource {
   /** Runbook catalog id, e.g. `db/replication-lag`. */
@@ -12,6 +26,12 @@ export interface PolicyResource {
    * owner-scoped action (see `OwnerScopedActions`) also needs `session:read-any`.
    */
   readonly owner?: string;
+  /**
+   * For a session: the approval requests on it whose review window is open now,
+   * supplied by the resolver (empty or absent: none). They let a reviewer who is not
+   * the owner `session:read` it under `session:read-as-reviewer`.
+   */
+  readonly reviewing?: readonly ReviewFact[];
 }
 
 /** The outcome of one policy check, with enough to explain it in an audit event. */
@@ -33,7 +53,10 @@ export interface Decision {
    * to somebody else and `session:read-any` is not, this is that check's line (or null).
    */
   readonly rule: readonly string[] | null;
-  /** Present when the owner rule was checked: the line for `session:read-any`, or null when none matched. */
+  /**
+   * Present when the owner rule was checked: the line for `session:read-any` (or, when
+   * the caller read as a reviewer, for `session:read-as-reviewer`), or null when none matched.
+   */
   readonly ownerRule?: readonly string[] | null;
   /** One sentence for humans and logs. */
   readonly reason: string;

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ApprovalsService } from '../approvals';
 import { ErrorCode, RungateError } from '../common/errors';
 import type {
   PolicyRequest,
@@ -18,13 +19,25 @@ function sessionIdOf(req: PolicyRequest): string {
   return id;
 }
 
-/** A session route is about the session's runbook, environment and owner. */
+/**
+ * A session route is about the session's runbook, environment and owner. For a caller
+ * who is not the owner it also supplies the approval requests the session holds in
+ * their review window: the facts on which policy lets a reviewer read it
+ * (`session:read-as-reviewer`). Policy, not this resolver, decides who may review.
+ */
 @Injectable()
 export class SessionResourceResolver implements ResourceResolver {
-  constructor(private readonly sessions: SessionsService) {}
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly approvals: ApprovalsService,
+  ) {}
 
   async resolve(req: PolicyRequest): Promise<PolicyResource> {
-    return this.sessions.resourceOf(sessionIdOf(req));
+    const id = sessionIdOf(req);
+    const resource = await this.sessions.resourceOf(id);
+    // The owner needs no facts; skipping them keeps the owner's hot path to one lookup.
+    if (req.principal === undefined || req.principal.sub === resource.owner) return resource;
+    return { ...resource, reviewing: await this.approvals.reviewing(id) };
   }
 }
 

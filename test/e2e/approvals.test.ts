@@ -89,6 +89,7 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
   let conf: string;
   let policies: string;
   let target: { url: string };
+  let databaseUrl: string;
   const tokens = new Map<Person, string>();
 
   beforeAll(async () => {
@@ -103,9 +104,10 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     policies = join(conf, 'policies');
     cpSync(join(ROOT, 'policies'), policies, { recursive: true });
     writeOrdersTargetsFile(conf, 'e2e_appr');
+    databaseUrl = await createDatabase(admin, 'e2e_approvals');
     gw = await startGateway({
       env: {
-        DATABASE_URL: await createDatabase(admin, 'e2e_approvals'),
+        DATABASE_URL: databaseUrl,
         RUNGATE_RUNBOOKS_DIR: runbooks,
         RUNGATE_POLICY_DIR: policies,
         RUNGATE_TARGETS_FILE: join(conf, 'targets.yaml'),
@@ -113,7 +115,8 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
         ORDERS_DB_ADMIN_URL: target.url,
       },
     });
-    for (const p of ['alice', 'bob', 'dave', 'carol'] as const) tokens.set(p, await gw.token(p));
+    for (const p of ['alice', 'bob', 'dave', 'carol', 'mallory'] as const)
+      tokens.set(p, await gw.token(p));
   });
 
   afterAll(async () => {
@@ -352,5 +355,69 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
         (a: { approval: { id: string } }) => a.approval.id === item.approval.id,
       ),
     ).toBe(false);
+  });
+  it('lets an approver read a session only while it holds a request they may review', async () => {
+    const s = await startSession();
+    const look = await exec(s.id, 'look');
+    expect(look.body.status).toBe('ok');
+    const unrelated = await startSession();
+    const reads = (who: Person, session: string) => [
+      gw.api(`/v1/sessions/${session}`, { token: as(who) }),
+      gw.api(`/v1/sessions/${session}/executions/${look.body.id}`, { token: as(who) }),
+      gw.api(`/v1/sessions/${session}/stream`, { token: as(who) }),
+    ];
+    const statuses = async (who: Person, session: string) =>
+      (await Promise.all(reads(who, session))).map((r) => r.status);
+
+    // No request yet: the session is alice's alone (carol reads every session).
+    expect(await statuses('dave', s.id)).toEqual([403, 403, 403]);
+    expect(await statuses('bob', s.id)).toEqual([403, 403, 403]);
+    expect((await gw.api(`/v1/sessions/${s.id}`, { token: as('carol') })).status).toBe(200);
+
+    const id = await request(s.id, 'fix');
+    for (const who of ['dave', 'bob'] as const) {
+      const [session, execution] = await Promise.all(reads(who, s.id).slice(0, 2));
+      expect(session.status, JSON.stringify(session.body)).toBe(200);
+      expect(execution.status).toBe(200);
+      expect(execution.body.outputs).toEqual(look.body.outputs);
+      const stream = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, as(who));
+      await stream.waitFor((e) => e.event === 'session.state');
+      await stream.close();
+      // The approver's screen in the inbox shows the session's outputs.
+      const screen = await gw.api(`/v1/approvals/${id}`, { token: as(who) });
+      expect(screen.status).toBe(200);
+      expect(screen.body.priorOutputs.map((o: { cellId: string }) => o.cellId)).toContain('look');
+      // Not the unrelated session, not everyone's list, and reading is all it opens.
+      expect(await statuses(who, unrelated.id)).toEqual([403, 403, 403]);
+      expect((await gw.api('/v1/sessions?all=true', { token: as(who) })).status).toBe(403);
+    }
+    expect((await exec(s.id, 'look', 'bob')).status).toBe(403);
+    expect(await statuses('mallory', s.id)).toEqual([403, 403, 403]);
+    expect((await gw.api(`/v1/sessions/${unrelated.id}`, { token: as('carol') })).status).toBe(200);
+    expect((await gw.api('/v1/sessions?all=true', { token: as('carol') })).status).toBe(200);
+
+    // Denied: readable for the window after it (RUNGATE_APPROVAL_READ_WINDOW, 1 h)...
+    const denied = await gw.api(`/v1/approvals/${id}/deny`, {
+      token: as('dave'),
+      body: { comment: 'not now' },
+    });
+    expect(denied.status).toBe(200);
+    expect((await gw.api(`/v1/sessions/${s.id}`, { token: as('dave') })).status).toBe(200);
+    // ... and not after: the window is moved into the past by back-dating the denial.
+    const db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    try {
+      await db.query(
+        `UPDATE approvals SET closed_at = now() - interval '61 minutes' WHERE id = $1`,
+        [id],
+      );
+    } finally {
+      await db.end();
+    }
+    expect(await statuses('dave', s.id)).toEqual([403, 403, 403]);
+    const screen = await gw.api(`/v1/approvals/${id}`, { token: as('dave') });
+    expect(screen.status).toBe(403);
+    expect(screen.body.reason).toMatch(/session:read-any/);
+    expect((await gw.api(`/v1/sessions/${s.id}`, { token: as('alice') })).status).toBe(200);
   });
 });
