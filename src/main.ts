@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     { bufferLogs: true, bodyParser: false },
   );
   configureApp(app, config);
+  exitIfShutdownHangs(config);
   await app.listen(config.http.port, config.http.host);
   const url = await app.getUrl();
   // The banner comes last, where a person looks: after the start-up logs and those of
@@ -78,6 +79,26 @@ async function main(): Promise<void> {
   ]);
   await new Promise<void>((resolve) => PinoLogger.root.flush(() => resolve()));
   process.stdout.write(banner(url.replace('[::1]', 'localhost'), config, devIssuer?.issuer, demo));
+}
+
+/** Beyond the drain, what the last shutdown steps may take (kernels, credentials, relay, database). */
+const SHUTDOWN_STEPS_MS = 60_000;
+
+/**
+ * A bound on the whole shutdown (the hooks run by enableShutdownHooks: drain, session
+ * ends, relay flush): a step that hangs (a target that does not answer) must not keep a
+ * stopping process alive forever. Exits 1 so a supervisor sees it was not clean.
+ */
+function exitIfShutdownHangs(config: AppConfig): void {
+  const arm = (signal: NodeJS.Signals) => {
+    const limit = config.sessions.shutdownGraceMs + SHUTDOWN_STEPS_MS;
+    setTimeout(() => {
+      process.stderr.write(`rungate: shutdown after ${signal} took over ${limit} ms; exiting\n`);
+      process.exit(1);
+    }, limit).unref();
+  };
+  process.once('SIGTERM', arm);
+  process.once('SIGINT', arm);
 }
 
 /**

@@ -5,8 +5,8 @@ import {
   Injectable,
   Logger,
   Module,
-  type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
+  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
@@ -19,15 +19,18 @@ import { AuditRelay } from './relay/audit-relay';
 import { createAuditSink } from './relay/create-sink';
 
 /** How long shutdown waits for the relay to publish what is left. */
-const SHUTDOWN_GRACE_MS = 5_000;
+const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Runs the relay with the application: started once every module is ready (and
- * `gateway.started` is recorded), stopped before the database closes, flushing what
- * it can within a short grace period; the rest stays in the outbox for the next start.
+ * `gateway.started` is recorded), stopped in the last shutdown phase, after sessions
+ * have ended and the HTTP server has closed (so no event is recorded after it), and
+ * before the database closes (DbModule is global: its hook runs after this one),
+ * flushing what it can within a grace period; the rest stays in the outbox for the
+ * next start.
  */
 @Injectable()
-export class AuditRelayRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class AuditRelayRunner implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('AuditRelay');
   readonly relay: AuditRelay;
 
@@ -81,7 +84,7 @@ export class AuditRelayRunner implements OnApplicationBootstrap, BeforeApplicati
     this.logger.log(`audit events go to ${this.relay.sink.destination}`);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  async onApplicationShutdown(): Promise<void> {
     await this.audit.flushPending();
     this.audit.attachRelay(undefined);
     await this.relay.stop(SHUTDOWN_GRACE_MS);
@@ -115,6 +118,7 @@ function gatewayVersion(rootDir: string): string {
           recordOutputs: config.audit.recordOutputs,
           backlogReadyThreshold: config.audit.backlogReadyThreshold,
           backlogReadyMaxAgeMs: config.audit.backlogReadyMaxAgeMs,
+          cursorSecret: config.audit.cursorSecret,
         }),
     },
     AuditRelayRunner,

@@ -51,7 +51,7 @@ export interface SessionDetail extends SessionSummary {
 }
 
 export type ExecutionStatus =
-  'queued' | 'running' | 'ok' | 'error' | 'interrupted' | 'kernel_died' | 'cancelled';
+  'queued' | 'running' | 'ok' | 'error' | 'interrupted' | 'kernel_died' | 'cancelled' | 'abandoned';
 
 export interface Execution {
   readonly id: string;

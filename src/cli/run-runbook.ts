@@ -51,6 +51,7 @@ const FINISHED: ReadonlySet<ExecutionStatus> = new Set([
   'interrupted',
   'kernel_died',
   'cancelled',
+  'abandoned',
 ]);
 
 /**

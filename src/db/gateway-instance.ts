@@ -13,6 +13,8 @@ export const HEARTBEAT_INTERVAL_MS = 15_000;
 export class GatewayInstance {
   private timer: NodeJS.Timeout | undefined;
   private heartbeatFailing = false;
+  private isDraining = false;
+  private readonly retries = new AbortController();
 
   private constructor(
     private readonly db: Database,
@@ -68,6 +70,33 @@ export class GatewayInstance {
       );
     }
     return gone;
+  }
+
+  /**
+   * The process is shutting down: from now on it refuses new commands (503) while what
+   * runs finishes. Idempotent.
+   */
+  drain(): void {
+    this.isDraining = true;
+  }
+
+  /** Whether the process is shutting down (see {@link drain}). */
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  /**
+   * Aborted once shutdown stops waiting for work in flight: retries of records that
+   * must not be lost (an execution's end while the database is away) give up then,
+   * so a database that does not come back cannot hold the process up forever.
+   */
+  get stopping(): AbortSignal {
+    return this.retries.signal;
+  }
+
+  /** Ends the retries that {@link stopping} bounds. */
+  stopRetrying(): void {
+    this.retries.abort();
   }
 
   /** Stops the heartbeat and records the stop. Idempotent. */

@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
   HealthCheckService,
@@ -7,8 +7,12 @@ import {
   HealthIndicatorService,
 } from '@nestjs/terminus';
 import { Public } from '../auth';
+import { ErrorCode } from '../common/errors';
+import { ApiProblems } from '../http/openapi/api-problems';
+import { LivenessDto, ReadinessDto } from './dto/health.responses';
 import { AuditService } from '../audit/audit.service';
 import { Database } from '../db/database';
+import { GatewayInstance } from '../db/gateway-instance';
 import { KernelsService } from '../kernels/kernels.service';
 import { PolicyService } from '../policy/policy.service';
 import { RunbooksService } from '../runbooks';
@@ -25,21 +29,33 @@ export class HealthController {
     private readonly runbooks: RunbooksService,
     private readonly policy: PolicyService,
     private readonly audit: AuditService,
+    private readonly instance: GatewayInstance,
   ) {}
 
   @Get('healthz')
   @Public()
   @ApiOperation({ summary: 'Liveness: the process answers' })
-  liveness() {
+  @ApiOkResponse({ type: LivenessDto })
+  liveness(): LivenessDto {
     return { status: 'ok' };
   }
 
   @Get('readyz')
   @Public()
-  @HealthCheck()
+  // Documented below: not ready is a problem document (with terminus's `info`, `error`
+  // and `details` as extensions), as ProblemDetailsFilter writes it.
+  @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Readiness: database, kernels, catalog and policy are usable' })
+  @ApiOkResponse({ type: ReadinessDto })
+  @ApiProblems(ErrorCode.Unavailable)
   readiness() {
     return this.health.check([
+      // Shutting down: still answering, finishing what runs, but no place for new work.
+      () =>
+        this.check('gateway', async () => {
+          if (this.instance.draining) throw new Error('shutting down: new commands are refused');
+          return { accepting: true };
+        }),
       () =>
         this.check('database', async () => {
           await this.db.ping();

@@ -6,7 +6,7 @@
  */
 /** How an execution stands (the sessions module's execution states). */
 export type RunState =
-  'queued' | 'running' | 'ok' | 'error' | 'interrupted' | 'kernel_died' | 'cancelled';
+  'queued' | 'running' | 'ok' | 'error' | 'interrupted' | 'kernel_died' | 'cancelled' | 'abandoned';
 
 /** One execution as the rule sees it: on the current kernel, or queued for it. */
 export interface CellRun {

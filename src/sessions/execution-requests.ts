@@ -10,6 +10,7 @@ import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import { GatewayInstance } from '../db/gateway-instance';
 import type { RunbookCell } from '../runbooks/runbooks.types';
 import { currentTraceContext, currentTraceparent } from '../telemetry/otel';
 import { MutatingGate, type BreakGlass } from './mutating-gate';
@@ -25,6 +26,7 @@ export class ExecutionRequests {
     private readonly repo: SessionsRepository,
     private readonly audit: SessionAudit,
     private readonly gate: MutatingGate,
+    @Inject(GatewayInstance) private readonly instance: GatewayInstance,
   ) {}
 
   /** Queues `cells` in order (one `batch` for `run`); answers them as queued. */
@@ -36,6 +38,8 @@ export class ExecutionRequests {
     breakGlass?: BreakGlass,
   ): Promise<PendingExecution[]> {
     return rt.exclusive(async () => {
+      // Checked inside the lock: a request that waited for it while shutdown began is refused too.
+      assertAccepting(this.instance);
       if (rt.ending) throw new RungateError(ErrorCode.SessionEnded, `session ${rt.id} is ending`);
       // A kernel found dead is unbound at once, before its death is recorded: a request
       // in that moment must not queue for a kernel that never comes.
@@ -121,6 +125,18 @@ export class ExecutionRequests {
     }
     return rt.language.renderParameters(rt.session.parameters, rt.runbook.parameters?.schema);
   }
+}
+
+/**
+ * A gateway that is shutting down takes no new work: `503 unavailable`, so a client
+ * tries again (behind a load balancer, on another replica). What runs goes on.
+ */
+export function assertAccepting(instance: GatewayInstance): void {
+  if (!instance.draining) return;
+  throw new RungateError(
+    ErrorCode.Unavailable,
+    'the gateway is shutting down and takes no new commands; try again shortly',
+  );
 }
 
 /**

@@ -7,7 +7,7 @@ import type { AuditCellClass, AuditPayload, AuditRunbook } from '../audit/audit.
 import type { Queryable } from '../db/database';
 import type { TraceContext } from '../telemetry/otel';
 import type { SessionCredentials } from '../targets/targets.types';
-import type { ExecutionOutcome, ExecutionRow } from './sessions.repository';
+import type { AbandonedExecution, ExecutionOutcome, ExecutionRow } from './sessions.repository';
 import type { ExecutionRecord, SessionRecord } from './sessions.types';
 
 /** The audit events of sessions, built from what sessions hold (one place for their shapes). */
@@ -183,6 +183,24 @@ export class SessionAudit {
         ...(this.audit.settings.recordOutputs ? { outputs: o.outputs } : {}),
       },
     };
+  }
+
+  /** An execution its gateway left running when it went away (recorded by the next process). */
+  async executionAbandoned(tx: Queryable, s: SessionRecord, a: AbandonedExecution) {
+    const e = a.execution;
+    await this.audit.record(tx, 'cell.execution.abandoned', {
+      session: s.id,
+      runbook: runbookOf(s),
+      cell: cellOf(e),
+      outcome: {
+        result: 'unknown',
+        reason: 'the gateway that ran it went away (crash or kill) before the cell ended',
+      },
+      details: {
+        instance: a.instance,
+        ...(e.startedAt ? { started_at: e.startedAt.toISOString() } : {}),
+      },
+    });
   }
 
   /** Events that describe something already done: a failure to record is logged, never thrown. */

@@ -19,13 +19,14 @@ import { ErrorCode, RungateError } from '../common/errors';
 import { Redactor } from '../common/redact';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import { GatewayInstance } from '../db/gateway-instance';
 import { KernelsService } from '../kernels/kernels.service';
 import type { Kernel, KernelLimit } from '../kernels/kernels.types';
 import { validateParameters } from '../runbooks';
 import { TargetsService } from '../targets/targets.service';
 import { CellRunner } from './cell-runner';
 import { ExecutionQueue } from './execution-queue';
-import { auditUnavailable, ExecutionRequests } from './execution-requests';
+import { assertAccepting, auditUnavailable, ExecutionRequests } from './execution-requests';
 import { KernelBinding } from './kernel-binding';
 import { RunbookVersions } from './runbook-versions';
 import { SessionAdmission } from './session-admission';
@@ -50,7 +51,6 @@ const SWEEP_INTERVAL_MS = 1000;
 export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown {
   private readonly log = new Logger(SessionLifecycle.name);
   private readonly runtimes = new Map<string, SessionRuntime>();
-  private readonly instanceId = randomUUID();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
@@ -66,15 +66,27 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     private readonly transitions: SessionTransitions,
     private readonly admission: SessionAdmission,
     private readonly versions: RunbookVersions,
+    @Inject(GatewayInstance) private readonly instance: GatewayInstance,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const reason = 'the gateway restarted and the session kernel is gone';
-    const lost = await this.repo.markOpenSessionsLost(reason, async (tx, sessions) => {
-      for (const s of sessions) await this.audit.sessionEnded(tx, s, reason, true);
+    let left = 0;
+    const lost = await this.repo.markOpenSessionsLost(reason, async (tx, sessions, abandoned) => {
+      left = abandoned.length;
+      for (const s of sessions) {
+        // In chain order: what became of its cell, then the session's end.
+        for (const a of abandoned.filter((x) => x.execution.sessionId === s.id)) {
+          await this.audit.executionAbandoned(tx, s, a);
+        }
+        await this.audit.sessionEnded(tx, s, reason, true);
+      }
     });
     if (lost.length > 0) {
-      this.log.warn({ sessions: lost.map((s) => s.id) }, `marked ${lost.length} session(s) lost`);
+      this.log.warn(
+        { sessions: lost.map((s) => s.id) },
+        `marked ${lost.length} session(s) lost and ${left} execution(s) abandoned`,
+      );
     }
     // Credentials minted for sessions that are over (a crash left them) are revoked now.
     const swept = await this.targets.sweepOrphans(async (id) => this.repo.isOpen(id));
@@ -85,12 +97,55 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     this.sweeper.unref();
   }
 
-  /** Before kernels and the database go away: each open session ends and says why. */
+  /**
+   * Before kernels and the database go away (SIGTERM, SIGINT): new commands are refused
+   * (503) from now on, queued cells are dropped, running ones may finish within the
+   * shutdown grace period and are interrupted past it; then each open session ends
+   * (kernel shut down, credentials revoked, `session.ended`). The audit relay publishes
+   * what all this recorded afterwards (its hooks run after this module's).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.instance.drain();
+    const held = [...this.runtimes.values()];
+    await this.drain(held, this.config.sessions.shutdownGraceMs);
+    // Whatever still waits for the database (an execution's end during an outage) gives up.
+    this.instance.stopRetrying();
+    // Every session held now: one whose start was under way when the drain began too.
     await Promise.allSettled(
       [...this.runtimes.values()].map((rt) => this.end(rt, 'the gateway shut down')),
     );
+  }
+
+  /** Lets running cells finish for up to `graceMs`, then interrupts those still running. */
+  private async drain(held: readonly SessionRuntime[], graceMs: number): Promise<void> {
+    await Promise.allSettled(held.map((rt) => rt.executions.cancel()));
+    const running = held.flatMap((rt) => {
+      const p = rt.executions.running;
+      return p ? [{ rt, p }] : [];
+    });
+    if (running.length === 0) return;
+    this.log.warn(
+      `shutting down: waiting up to ${graceMs} ms for ${running.length} running cell(s)`,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), graceMs);
+    });
+    try {
+      await Promise.all(
+        running.map(async ({ rt, p }) => {
+          if ((await Promise.race([p.done, graceOver])) !== 'late') return;
+          this.log.warn(
+            { session: rt.id, execution: p.record.id },
+            'shutting down: the shutdown grace period is over; interrupting the cell',
+          );
+          await rt.executions.interrupt();
+        }),
+      );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The runtime of an open session held here, if any. */
@@ -117,6 +172,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   // ---- start --------------------------------------------------------------------
 
   async start(principal: Principal, input: StartSessionInput): Promise<SessionRuntime> {
+    assertAccepting(this.instance);
     this.admission.assertRoomFor(principal, this.runtimes.values());
     const runbook = await this.versions.resolve(input.runbook, input.version);
     const parameters = runbook.parameters
@@ -150,7 +206,8 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
               reason: input.reason,
               incident: input.incident ?? null,
               owner: { sub: principal.sub, name: principal.name },
-              instanceId: this.instanceId,
+              // The gateway_instances row: whose kernel it is, if this process goes away.
+              instanceId: this.instance.id,
               expiresAt,
             },
             tx,
@@ -191,6 +248,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
 
   /** Attaches a fresh kernel to a session whose kernel died (or replaces a live one). */
   async replaceKernel(principal: Principal, rt: SessionRuntime): Promise<void> {
+    assertAccepting(this.instance);
     if (!rt.executions.idle) {
       throw new RungateError(ErrorCode.Busy, 'the session is running a cell; interrupt it first');
     }
@@ -259,6 +317,9 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
       assertSessionMove(rt.session.state, 'ended');
       await this.repo.transaction(async (tx) => {
         await this.repo.setSessionState(rt.id, 'ended', { endReason: reason }, tx);
+        // A request whose commit answered with an error (the connection broke during
+        // COMMIT) may have left a row this process never queued: it never ran.
+        await this.repo.cancelQueued(rt.id, undefined, tx);
         await this.approvals.cancelForSession(tx, rt.id, `the session ended: ${reason}`);
         await this.audit.sessionEnded(tx, rt.session, reason);
       });

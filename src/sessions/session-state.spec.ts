@@ -45,8 +45,22 @@ describe('execution state machine', () => {
     expect(canMoveExecution('queued', 'ok')).toBe(false);
   });
 
+  it('lets a later process mark an execution its gateway left behind abandoned', () => {
+    expect(canMoveExecution('running', 'abandoned')).toBe(true);
+    // The `running` mark may have been lost with the crash.
+    expect(canMoveExecution('queued', 'abandoned')).toBe(true);
+    expect(canMoveExecution('ok', 'abandoned')).toBe(false);
+  });
+
   it('treats every outcome as final', () => {
-    for (const s of ['ok', 'error', 'interrupted', 'kernel_died', 'cancelled'] as const) {
+    for (const s of [
+      'ok',
+      'error',
+      'interrupted',
+      'kernel_died',
+      'cancelled',
+      'abandoned',
+    ] as const) {
       expect(isExecutionFinished(s)).toBe(true);
     }
     expect(isExecutionFinished('running')).toBe(false);

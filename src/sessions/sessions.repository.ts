@@ -54,6 +54,13 @@ export interface ExecutionRow {
   finished_at: Date | null;
 }
 
+/** An execution a gateway process left running when it went away. */
+export interface AbandonedExecution {
+  readonly execution: ExecutionRecord;
+  /** The gateway process that held its session. */
+  readonly instance: string;
+}
+
 export interface NewSession {
   id: string;
   runbookId: string;
@@ -81,7 +88,7 @@ export interface NewExecution {
 }
 
 export interface ExecutionOutcome {
-  state: Exclude<ExecutionState, 'queued' | 'running'>;
+  state: Exclude<ExecutionState, 'queued' | 'running' | 'abandoned'>;
   executionCount: number | null;
   error: ExecutionRecord['error'];
   outputs: NotebookOutput[];
@@ -208,9 +215,22 @@ export class SessionsRepository {
    * Sessions a previous gateway process left open: their kernels died with it.
    * `onLost` runs in the same transaction (to record why each one ended).
    */
+  /**
+   * Marks lost every session a previous gateway process left open, in one transaction
+   * with what `onLost` records. Cells run one at a time in order, so only a session's
+   * first unfinished execution can have reached its kernel: whether it ran, or ran to
+   * its end, is unknown (its `running` mark may not have been written), so it is
+   * `abandoned`, never `cancelled`; the executions queued behind it never ran and are
+   * cancelled. `onLost` receives the sessions, each abandoned execution and the
+   * instance that held its session.
+   */
   async markOpenSessionsLost(
     reason: string,
-    onLost: (tx: Queryable, lost: SessionRecord[]) => Promise<void>,
+    onLost: (
+      tx: Queryable,
+      lost: SessionRecord[],
+      abandoned: AbandonedExecution[],
+    ) => Promise<void>,
   ): Promise<SessionRecord[]> {
     return this.db.transaction(async (tx) => {
       const r = await tx.query<SessionRow>(
@@ -221,14 +241,14 @@ export class SessionsRepository {
       const lost = r.rows.map(toSession);
       if (lost.length === 0) return lost;
       const ids = lost.map((x) => x.id);
-      // Cells run one at a time in order, so only a session's first unfinished execution
-      // can have reached its kernel: whether it ran is unknown (its `running` mark may
-      // not have been written), so it ends as its kernel did, never as cancelled.
-      await tx.query(
-        `UPDATE executions e SET state = 'kernel_died', finished_at = now()
-         WHERE e.session_id = ANY($1::uuid[]) AND e.state IN ('queued', 'running')
+      const left = await tx.query<ExecutionRow & { instance_id: string }>(
+        `UPDATE executions e SET state = 'abandoned', finished_at = now()
+           FROM sessions s
+         WHERE s.id = e.session_id AND e.session_id = ANY($1::uuid[])
+           AND e.state IN ('queued', 'running')
            AND e.seq = (SELECT min(f.seq) FROM executions f
-                         WHERE f.session_id = e.session_id AND f.state IN ('queued', 'running'))`,
+                         WHERE f.session_id = e.session_id AND f.state IN ('queued', 'running'))
+         RETURNING e.*, s.instance_id`,
         [ids],
       );
       await tx.query(
@@ -236,7 +256,11 @@ export class SessionsRepository {
          WHERE state = 'queued' AND session_id = ANY($1::uuid[])`,
         [ids],
       );
-      await onLost(tx, lost);
+      await onLost(
+        tx,
+        lost,
+        left.rows.map((row) => ({ execution: executionFromRow(row), instance: row.instance_id })),
+      );
       return lost;
     });
   }
@@ -312,8 +336,8 @@ export class SessionsRepository {
     };
   }
 
-  async cancelQueued(sessionId: string, ids?: string[]): Promise<void> {
-    await this.db.query(
+  async cancelQueued(sessionId: string, ids?: string[], q: Queryable = this.db): Promise<void> {
+    await q.query(
       `UPDATE executions SET state = 'cancelled', finished_at = now()
        WHERE session_id = $1 AND state = 'queued' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`,
       [sessionId, ids ?? null],

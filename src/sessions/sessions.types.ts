@@ -8,7 +8,11 @@ export type SessionState = 'starting' | 'idle' | 'busy' | 'kernel_dead' | 'ended
 
 /** How an execution ends; `queued` and `running` are the states before that. */
 export type ExecutionStatus = 'ok' | 'error' | 'interrupted' | 'kernel_died' | 'cancelled';
-export type ExecutionState = 'queued' | 'running' | ExecutionStatus;
+/**
+ * `abandoned` is no end a cell reaches by itself: its gateway went away while it ran
+ * (a crash), and a later process recorded that it was left (`cell.execution.abandoned`).
+ */
+export type ExecutionState = 'queued' | 'running' | ExecutionStatus | 'abandoned';
 
 /** One output of an execution, in nbformat 4 shape (what a notebook would store). */
 export type NotebookOutput =

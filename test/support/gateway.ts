@@ -18,6 +18,8 @@ export interface Gateway {
   stop(): Promise<void>;
   /** SIGKILL, waiting for exit. */
   kill(): Promise<void>;
+  /** How the process ended, once it has (its exit code, or the signal that ended it). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** A fetch against the gateway with JSON in and out. */
   api(path: string, init?: ApiInit): Promise<ApiResponse>;
   /** An access token for a demo person from the development issuer. */
@@ -76,7 +78,10 @@ export async function startGateway(opts: StartOptions = {}): Promise<Gateway> {
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  const exited = ended.then(({ code }) => code);
   const url = `http://127.0.0.1:${httpPort}`;
   try {
     await Promise.race([
@@ -106,6 +111,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<Gateway> {
     pid: child.pid ?? -1,
     dataDir,
     output: () => out,
+    exited: ended,
     stop: () => stopWith('SIGTERM'),
     kill: () => stopWith('SIGKILL'),
     async api(path, init = {}) {

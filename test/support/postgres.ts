@@ -29,6 +29,13 @@ export interface TestPostgres {
   readonly pid: number;
   /** Fast shutdown, then removes the data directory. */
   stop(): Promise<void>;
+  /**
+   * Fast shutdown (SIGINT: sessions aborted, checkpoint, exit) keeping the data, for
+   * outage tests; `start` brings the same server back on the same port.
+   */
+  halt(): Promise<void>;
+  /** Starts a halted server again (same data, port and password) and waits until it answers. */
+  start(): Promise<void>;
 }
 
 const START_DEADLINE_MS = 30_000;
@@ -84,9 +91,20 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
       const port = await freePort();
       try {
-        const child = await startServer(bin, user, pgdata, sockets, port, password, options);
+        let child = await startServer(bin, user, pgdata, sockets, port, password, options);
         const url = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
-        return { url, pid: child.pid ?? -1, stop: () => stopServer(child, dir) };
+        return {
+          url,
+          get pid() {
+            return child.pid ?? -1;
+          },
+          stop: () => stopServer(child, dir),
+          halt: () => haltServer(child),
+          async start() {
+            if (child.exitCode === null && child.signalCode === null) return;
+            child = await startServer(bin, user, pgdata, sockets, port, password, options);
+          },
+        };
       } catch (err) {
         lastError = err;
         if (!(err instanceof PortTakenError)) break;
@@ -330,6 +348,11 @@ async function tryConnect(port: number, password: string): Promise<boolean> {
 }
 
 async function stopServer(child: ChildProcess, dir: string): Promise<void> {
+  await haltServer(child);
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function haltServer(child: ChildProcess): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     // SIGINT is PostgreSQL's "fast shutdown": abort sessions, checkpoint, exit.
@@ -338,5 +361,4 @@ async function stopServer(child: ChildProcess, dir: string): Promise<void> {
     await exited;
     clearTimeout(timer);
   }
-  await rm(dir, { recursive: true, force: true });
 }

@@ -43,6 +43,8 @@ const STATUS_TEXT: Record<ExecutionStatus, string> = {
   interrupted: 'interrupted',
   kernel_died: 'kernel died',
   cancelled: 'cancelled',
+  // Its gateway went away mid-cell: whether the code ran to its end is unknown.
+  abandoned: 'abandoned (gateway restarted)',
 };
 
 /** An execution's state in words, with the running time ticking while it runs. */

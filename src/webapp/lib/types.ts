@@ -80,7 +80,7 @@ export type MimeBundle = Record<string, unknown>;
 
 export type SessionState = 'starting' | 'idle' | 'busy' | 'kernel_dead' | 'ended' | 'lost';
 export type ExecutionStatus =
-  'queued' | 'running' | 'ok' | 'error' | 'interrupted' | 'kernel_died' | 'cancelled';
+  'queued' | 'running' | 'ok' | 'error' | 'interrupted' | 'kernel_died' | 'cancelled' | 'abandoned';
 
 export interface Person {
   sub: string;
