@@ -417,8 +417,9 @@ function fetchFailure(err: unknown): string {
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: unknown }).cause;
-  const code = cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
-  return code !== undefined && !err.message.includes(code)
+  // Errno names only (ECONNREFUSED): a DOMException's `code` is a legacy number.
+  const code = cause instanceof Error ? (cause as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && !err.message.includes(code)
     ? `${err.message} (${code})`
     : err.message;
 }

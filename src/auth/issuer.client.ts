@@ -34,7 +34,10 @@ export interface IssuerClientOptions {
   readonly jwksMaxAgeMs?: number;
   /** Allowed clock skew for `exp`/`nbf`/`iat`, in seconds. */
   readonly clockToleranceSec?: number;
-  /** Timeout for each request to the issuer. */
+  /**
+   * Bound of each request to the issuer (discovery, JWKS, introspection); default 10 s.
+   * An issuer that accepts and never answers costs a request this long, then a 503.
+   */
   readonly timeoutMs?: number;
   readonly fetch?: FetchFn;
 }
@@ -44,6 +47,9 @@ interface Discovered {
   readonly issuer: string;
   readonly jwks: JWTVerifyGetKey;
 }
+
+/** Default bound of one request to the issuer. */
+export const DEFAULT_ISSUER_TIMEOUT_MS = 10_000;
 
 /** Default clock skew tolerated on time claims. */
 export const DEFAULT_CLOCK_TOLERANCE_SEC = 30;
@@ -61,7 +67,8 @@ export class IssuerClient {
 
   /** Options derived from the gateway configuration; `auth.issuer` must be resolved by now. */
   static optionsFrom(config: AppConfig): IssuerClientOptions {
-    const { issuer, audience, introspectionClientId, introspectionClientSecret } = config.auth;
+    const { issuer, audience, introspectionClientId, introspectionClientSecret, httpTimeoutMs } =
+      config.auth;
     if (issuer === undefined) {
       throw new Error(
         'auth.issuer is not set: set OIDC_ISSUER, or start the development issuer (startDevIssuer) and pass its URL',
@@ -71,6 +78,7 @@ export class IssuerClient {
       issuer,
       audience,
       allowHttp: config.nodeEnv !== 'production' || isLoopbackUrl(issuer),
+      timeoutMs: httpTimeoutMs,
       ...(introspectionClientId !== undefined &&
         introspectionClientSecret !== undefined && {
           introspection: {
@@ -163,7 +171,12 @@ export class IssuerClient {
   }
 
   private async runDiscovery(): Promise<Discovered> {
-    const { issuer, introspection, allowHttp, timeoutMs = 10_000 } = this.options;
+    const {
+      issuer,
+      introspection,
+      allowHttp,
+      timeoutMs = DEFAULT_ISSUER_TIMEOUT_MS,
+    } = this.options;
     const fetchFn = this.options.fetch;
     let url: URL;
     try {
@@ -186,7 +199,8 @@ export class IssuerClient {
         introspection?.clientSecret,
         introspection ? oidc.ClientSecretBasic(introspection.clientSecret) : oidc.None(),
         {
-          timeout: Math.ceil(timeoutMs / 1000),
+          // Seconds, fractions allowed; kept by the Configuration for introspection too.
+          timeout: timeoutMs / 1000,
           execute: url.protocol === 'http:' ? [oidc.allowInsecureRequests] : [],
           ...(fetchFn && { [oidc.customFetch]: fetchFn }),
         },

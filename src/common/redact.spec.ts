@@ -15,6 +15,17 @@ describe(Redactor.name, () => {
       expect(r.text('x abcdefghij y')).toBe(`x ${REDACTED} y`);
     });
 
+    it('tells how much of the end could begin a secret', () => {
+      const r = new Redactor(['Zq8-wLr_3vXk', 'abcdefgh']);
+      expect(r.pendingPrefixLength('text Zq8-w')).toBe(5);
+      expect(r.pendingPrefixLength('text abc')).toBe(3);
+      expect(r.pendingPrefixLength('text Zq8-wLr_3vXk')).toBe(0);
+      expect(r.pendingPrefixLength('plain\n')).toBe(0);
+      // Nothing before the end of a marker counts.
+      expect(r.pendingPrefixLength(`x ${REDACTED}`)).toBe(0);
+      expect(new Redactor(['D]abcd']).pendingPrefixLength(`x ${REDACTED}`)).toBe(0);
+    });
+
     it('ignores secrets too short to match safely', () => {
       expect(new Redactor(['ab']).text('about')).toBe('about');
     });

@@ -6,6 +6,8 @@
  * credentials a runbook may have obtained elsewhere (URL passwords, bearer
  * tokens, private keys, well-known token formats).
  */
+import { countRedactions } from '../telemetry/metrics';
+
 export const REDACTED = '[REDACTED]';
 
 const GENERIC_PATTERNS: ReadonlyArray<{ re: RegExp; replace: string }> = [
@@ -52,7 +54,32 @@ export class Redactor {
       if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     }
     for (const { re, replace } of GENERIC_PATTERNS) out = out.replace(re, replace);
+    if (out !== input) countRedactions(input, out);
     return out;
+  }
+
+  /**
+   * How many characters at the end of `text` could be the start of a known secret that
+   * the next piece of a stream completes: the longest suffix that is a proper prefix of
+   * one. A stream redacted piece by piece holds those back until it knows (see
+   * OutputRecorder), or a secret printed in two writes would pass as two harmless halves.
+   * Suffixes reaching into a `[REDACTED]` marker are not counted: what precedes the end
+   * of a marker has been decided.
+   */
+  pendingPrefixLength(text: string): number {
+    const markerEnd = text.lastIndexOf(REDACTED);
+    const floor = markerEnd < 0 ? 0 : markerEnd + REDACTED.length;
+    let longest = 0;
+    for (const secret of this.secrets) {
+      const max = Math.min(secret.length - 1, text.length - floor);
+      for (let n = max; n > longest; n--) {
+        if (text.endsWith(secret.slice(0, n))) {
+          longest = n;
+          break;
+        }
+      }
+    }
+    return longest;
   }
 
   /** Redacts every string inside a JSON-like value (keys are left alone). */

@@ -387,6 +387,100 @@ describe(OutputRecorder.name, () => {
       });
       expect(JSON.stringify(r.outputs)).not.toContain('tok-abcdef123');
     });
+
+    const SECRET = 'Zq8-wLr_3vXk0pT9'; // no recognisable shape: only its value finds it
+    const idle: IopubLike = {
+      header: { msg_type: 'status' },
+      content: { execution_state: 'idle' },
+    };
+    const busy: IopubLike = {
+      header: { msg_type: 'status' },
+      content: { execution_state: 'busy' },
+    };
+
+    /** Everything a subscriber was sent, and what the record holds, as one text each. */
+    function run(secrets: string[], script: IopubLike[]) {
+      const r = recorder(10_000, secrets);
+      const sub = new Subscriber();
+      const sent: string[] = [];
+      for (const msg of script) {
+        for (const event of liveEvents(r.accept(msg), { session: 's', execution: 'e' })) {
+          sent.push(JSON.stringify(event));
+          sub.apply(event);
+        }
+        expect(sub.outputs).toEqual(r.outputs);
+      }
+      return { sent: sent.join('\n'), record: JSON.stringify(r.outputs), outputs: r.outputs };
+    }
+
+    it('redacts a secret written in two pieces, in the record and in what it streams', () => {
+      for (const at of [1, 5, SECRET.length - 1]) {
+        const { sent, record, outputs } = run(
+          [SECRET],
+          [
+            busy,
+            stream(`before ${SECRET.slice(0, at)}`),
+            stream(`${SECRET.slice(at)} after\n`),
+            idle,
+          ],
+        );
+        expect(sent).not.toContain(SECRET.slice(0, at) + SECRET.slice(at));
+        expect(sent).not.toContain(SECRET.slice(0, Math.max(at, 2)));
+        expect(record).not.toContain(SECRET);
+        expect(outputs).toEqual([
+          { output_type: 'stream', name: 'stdout', text: `before ${REDACTED} after\n` },
+        ]);
+      }
+    });
+
+    it('redacts a secret written a character at a time', () => {
+      const { sent, outputs } = run(
+        [SECRET],
+        [...[...`x${SECRET}y\n`].map((ch) => stream(ch)), idle],
+      );
+      expect(sent).not.toContain(SECRET.slice(0, 2));
+      expect(outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: `x${REDACTED}y\n` }]);
+    });
+
+    it('releases held text when the kernel goes idle, or another output comes', () => {
+      // Text that merely looks like the start of a secret is shown in the end, unchanged.
+      const ending = run([SECRET], [stream(`progress ${SECRET.slice(0, 4)}`), idle]);
+      expect(ending.outputs).toEqual([
+        { output_type: 'stream', name: 'stdout', text: `progress ${SECRET.slice(0, 4)}` },
+      ]);
+      const interleaved = run(
+        [SECRET],
+        [
+          stream(`out ${SECRET.slice(0, 3)}`),
+          stream('err\n', 'stderr'),
+          stream(`${SECRET.slice(3)}\n`),
+          display('a table'),
+          idle,
+        ],
+      );
+      expect(interleaved.outputs).toEqual([
+        { output_type: 'stream', name: 'stdout', text: `out ${SECRET.slice(0, 3)}` },
+        { output_type: 'stream', name: 'stderr', text: 'err\n' },
+        { output_type: 'stream', name: 'stdout', text: `${SECRET.slice(3)}\n` },
+        shown('a table'),
+      ]);
+    });
+
+    it('drops held text that a clear erases', () => {
+      const { outputs } = run(
+        [SECRET],
+        [stream(`old ${SECRET.slice(0, 6)}`), clear(false), stream('new\n'), idle],
+      );
+      expect(outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: 'new\n' }]);
+    });
+
+    it('holds nothing back when no secret could begin at the end', () => {
+      const r = recorder(10_000, [SECRET]);
+      expect(r.accept(stream('plain text\n'))).toEqual({
+        kind: 'output',
+        output: { output_type: 'stream', name: 'stdout', text: 'plain text\n' },
+      });
+    });
   });
 });
 

@@ -22,7 +22,13 @@ type DisplayOutput = Extract<NotebookOutput, { output_type: 'display_data' | 'ex
  * - `none`: nothing a reader sees changed.
  */
 export type RecorderEffect =
-  | { kind: 'output'; output: NotebookOutput; clearFirst?: true }
+  | {
+      kind: 'output';
+      output: NotebookOutput;
+      clearFirst?: true;
+      /** Stream text held back earlier (see {@link OutputRecorder}), now released: shown first. */
+      before?: NotebookOutput[];
+    }
   | { kind: 'clear' }
   | {
       kind: 'update_display';
@@ -37,7 +43,15 @@ export type RecorderEffect =
 type OutputMessage =
   | { kind: 'output'; output: NotebookOutput; displayId?: string }
   | { kind: 'update'; displayId: string; data: MimeBundle; metadata: MimeBundle }
-  | { kind: 'clear'; wait: boolean };
+  | { kind: 'clear'; wait: boolean }
+  | { kind: 'idle' };
+
+/** Stream text kept back from subscribers and the record until the stream says what follows it. */
+interface HeldText {
+  readonly name: 'stdout' | 'stderr';
+  /** Already redacted: the end of a redacted piece. */
+  readonly text: string;
+}
 
 /**
  * Turns one execution's iopub messages into nbformat outputs, with JupyterLab's
@@ -47,6 +61,14 @@ type OutputMessage =
  * past the cap nothing more is kept (updates included); the record says it was
  * truncated and ends with a marker that tells a reader so. A clear starts the record
  * over, since what was cut is then gone from the notebook too.
+ *
+ * Stream text is redacted as a stream, not message by message: a secret the kernel
+ * writes in two pieces (two flushed writes, `print(a, end="")` then `print(b)`) would
+ * otherwise pass as two harmless halves and be joined in the record and on every
+ * subscriber's screen. The end of a piece that could begin a known secret is held back
+ * until the next piece of that stream (redacted together), another output, or the
+ * kernel going idle releases it. What is held when a kernel dies without going idle is
+ * dropped: at most the length of a secret, and possibly the start of one.
  *
  * https://jupyter-client.readthedocs.io/en/latest/messaging.html#update-display-data
  * https://jupyter-client.readthedocs.io/en/latest/messaging.html#clear-output
@@ -68,6 +90,8 @@ export class OutputRecorder {
   private shownLastStream: string | null = null;
   /** display id → the positions of the outputs shown with it (nbformat outputs have no `transient`). */
   private readonly displays = new Map<string, number[]>();
+  /** The end of the last stream piece, held back because it could begin a secret. */
+  private held: HeldText | undefined;
 
   constructor(
     private readonly capBytes: number,
@@ -100,6 +124,11 @@ export class OutputRecorder {
     switch (m?.kind) {
       case undefined:
         return { kind: 'none' };
+      case 'idle': {
+        // The execution's outputs are complete: nothing can follow what was held.
+        const released = this.release();
+        return released === undefined ? { kind: 'none' } : { kind: 'output', output: released };
+      }
       case 'clear':
         if (m.wait) {
           this.clearPending = true;
@@ -114,8 +143,24 @@ export class OutputRecorder {
         );
       case 'output': {
         const clearFirst = this.clearPending;
+        // A clear drops held text too: it was written before the clear.
         if (clearFirst) this.clear();
-        const output = this.redactor.value(m.output);
+        let output: NotebookOutput;
+        const before: NotebookOutput[] = [];
+        if (m.output.output_type === 'stream') {
+          const piece = this.streamPiece(m.output.name, m.output.text);
+          if (piece.released !== undefined) before.push(piece.released);
+          if (piece.text === undefined) {
+            // All of it held back: only what was released (another stream's text) shows now.
+            const [released] = before;
+            return released === undefined ? { kind: 'none' } : { kind: 'output', output: released };
+          }
+          output = { ...m.output, text: piece.text };
+        } else {
+          const released = this.release();
+          if (released !== undefined) before.push(released);
+          output = this.redactor.value(m.output);
+        }
         const index = this.show(output);
         if (m.displayId !== undefined) {
           const at = this.displays.get(m.displayId);
@@ -123,9 +168,46 @@ export class OutputRecorder {
           else this.displays.set(m.displayId, [index]);
         }
         this.keep(output);
-        return clearFirst ? { kind: 'output', output, clearFirst } : { kind: 'output', output };
+        return {
+          kind: 'output',
+          output,
+          ...(clearFirst && { clearFirst }),
+          ...(before.length > 0 && { before }),
+        };
       }
     }
+  }
+
+  /**
+   * Redacts the next piece of stream `name` together with what was held of it, and holds
+   * back the end that could begin a secret. `text` undefined: all of it is held. Text held
+   * of the other stream is `released` first (already shown and kept).
+   */
+  private streamPiece(
+    name: 'stdout' | 'stderr',
+    raw: string,
+  ): { text: string | undefined; released?: NotebookOutput } {
+    const released = this.held?.name === name ? undefined : this.release();
+    const joined = (this.held?.text ?? '') + raw;
+    this.held = undefined;
+    // Redacting held text again changes nothing: a marker matches no secret and no pattern.
+    const redacted = this.redactor.text(joined);
+    const pending = this.redactor.pendingPrefixLength(redacted);
+    const cut = redacted.length - pending;
+    if (pending > 0) this.held = { name, text: redacted.slice(cut) };
+    const text = pending > 0 && cut === 0 ? undefined : redacted.slice(0, cut);
+    return released === undefined ? { text } : { text, released };
+  }
+
+  /** Shows and keeps the held text, if any, as a stream output of its own. */
+  private release(): NotebookOutput | undefined {
+    const held = this.held;
+    if (held === undefined) return undefined;
+    this.held = undefined;
+    const output: NotebookOutput = { output_type: 'stream', name: held.name, text: held.text };
+    this.show(output);
+    this.keep(output);
+    return output;
   }
 
   /** Where `output` lands in the list a subscriber holds. */
@@ -209,6 +291,7 @@ export class OutputRecorder {
     this.shownLength = 0;
     this.shownLastStream = null;
     this.displays.clear();
+    this.held = undefined;
   }
 }
 
@@ -219,8 +302,13 @@ export function liveEvents(
 ): SessionEvent[] {
   switch (effect.kind) {
     case 'output': {
-      const output: SessionEvent = { type: 'execution.output', ...ids, output: effect.output };
-      return effect.clearFirst ? [{ type: 'execution.clear_output', ...ids }, output] : [output];
+      const events: SessionEvent[] = effect.clearFirst
+        ? [{ type: 'execution.clear_output', ...ids }]
+        : [];
+      for (const o of effect.before ?? [])
+        events.push({ type: 'execution.output', ...ids, output: o });
+      events.push({ type: 'execution.output', ...ids, output: effect.output });
+      return events;
     }
     case 'clear':
       return [{ type: 'execution.clear_output', ...ids }];
@@ -291,6 +379,8 @@ function read(msg: IopubLike): OutputMessage | undefined {
       };
     case 'clear_output':
       return { kind: 'clear', wait: c.wait === true };
+    case 'status':
+      return c.execution_state === 'idle' ? { kind: 'idle' } : undefined;
     default:
       return undefined;
   }

@@ -23,6 +23,8 @@ export interface ExistingRole {
 }
 
 const UNDEFINED_OBJECT = '42704';
+const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
+const QUERY_TIMEOUT_MARGIN_MS = 2_000;
 /** How often to look whether terminated backends are gone. */
 const BACKEND_POLL_MS = 25;
 
@@ -35,13 +37,24 @@ export class PostgresRolesClient {
   private readonly pool: Pool;
   private ended = false;
 
-  constructor(adminUrl: string, options: { connectTimeoutMs: number }) {
+  constructor(
+    adminUrl: string,
+    options: { connectTimeoutMs: number; statementTimeoutMs?: number },
+  ) {
+    const statementMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     this.pool = new Pool({
       connectionString: adminUrl,
       max: 3,
+      // Connecting includes the start-up exchange: a server that accepts and never answers fails here.
       connectionTimeoutMillis: options.connectTimeoutMs,
       idleTimeoutMillis: 30_000,
       application_name: 'rungate-targets',
+      // A DROP ROLE waiting on a lock, or any statement the server runs too long, ends on the server…
+      statement_timeout: statementMs,
+      lock_timeout: statementMs,
+      // …and a server that stops answering altogether ends on our side, a little later so
+      // the server's own (clearer) error wins when it still answers.
+      query_timeout: statementMs + QUERY_TIMEOUT_MARGIN_MS,
     });
     // An idle connection dropped by the server must not crash the gateway; the next query reconnects.
     this.pool.on('error', () => undefined);

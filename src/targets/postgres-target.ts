@@ -23,6 +23,8 @@ export interface PostgresDriverOptions {
   readonly rolePrefix: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly connectTimeoutMs: number;
+  /** Bound of each administrative statement (see {@link PostgresRolesClient}); default 15 s. */
+  readonly statementTimeoutMs?: number;
   /** How long a release waits for the role's connections to end. */
   readonly terminateTimeoutMs?: number;
 }
@@ -318,6 +320,7 @@ export class PostgresTargetDriver implements TargetDriver {
     }
     this.client ??= new PostgresRolesClient(this.adminUrl(), {
       connectTimeoutMs: this.options.connectTimeoutMs,
+      statementTimeoutMs: this.options.statementTimeoutMs,
     });
     return this.client;
   }

@@ -235,8 +235,14 @@ export class TargetsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private build(): Map<string, TargetDriver> {
-    const { file, rolePrefix, connectTimeoutMs, embedded } = this.config.targets;
-    const options: PostgresDriverOptions = { rolePrefix, env: this.env, connectTimeoutMs };
+    const { file, rolePrefix, connectTimeoutMs, statementTimeoutMs, embedded } =
+      this.config.targets;
+    const options: PostgresDriverOptions = {
+      rolePrefix,
+      env: this.env,
+      connectTimeoutMs,
+      statementTimeoutMs,
+    };
     const seen = new Set<string>();
     for (const def of embedded) {
       if (seen.has(def.name)) {

@@ -10,6 +10,10 @@ export interface OidcWebClientOptions {
   readonly scopes: string;
   /** Permit an `http:` issuer (loopback or development only). */
   readonly allowHttp: boolean;
+  /**
+   * Bound of each request to the issuer (discovery, code exchange, refresh); default
+   * 10 s. Past it the sign-in fails with a retriable error instead of hanging.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -162,7 +166,8 @@ export class OidcWebClient {
         clientSecret,
         clientSecret === undefined ? oidc.None() : oidc.ClientSecretBasic(clientSecret),
         {
-          timeout: Math.ceil(timeoutMs / 1000),
+          // Seconds, fractions allowed; the Configuration keeps it for the token requests.
+          timeout: timeoutMs / 1000,
           execute: url.protocol === 'http:' ? [oidc.allowInsecureRequests] : [],
         },
       );
@@ -197,6 +202,12 @@ function classify(err: unknown, message: string): Error {
     });
   }
   const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT') {
+    // openid-client's name for our own request timeout: the issuer did not answer in time.
+    return new InfrastructureError(`${message}: the issuer did not answer in time`, true, {
+      cause: err,
+    });
+  }
   if (typeof code === 'string' && code.startsWith('OAUTH_')) {
     // oauth4webapi's checks (state, nonce, signature, auth_time…) failed.
     return new SignInFailed('invalid_response', `${message}: the response failed a check`, {

@@ -36,6 +36,7 @@ import { loopbackUrlHost, WebSessionService } from './web-session.service';
           ...(config.web.clientSecret !== undefined && { clientSecret: config.web.clientSecret }),
           scopes: config.web.scopes,
           allowHttp: config.nodeEnv !== 'production' || isLoopbackUrl(issuer),
+          timeoutMs: config.auth.httpTimeoutMs,
         });
       },
     },

@@ -186,9 +186,32 @@ describe('audit trail to Kafka', () => {
     expect(broken.body.ok).toBe(false);
     expect(broken.body.brokenAt.id).toBe(victim.id);
     expect((await gw.api(`/v1/audit/sessions/${id}/verify`, { token })).status).toBe(403);
+
+    // Pages follow an opaque cursor; one edited to read elsewhere is refused.
+    const first = await gw.api(`/v1/audit/events?session=${id}&limit=2`, { token: carol });
+    expect(first.status).toBe(200);
+    const cursor: string = first.body.nextCursor;
+    const next = await gw.api(
+      `/v1/audit/events?session=${id}&limit=2&cursor=${encodeURIComponent(cursor)}`,
+      { token: carol },
+    );
+    expect(next.status).toBe(200);
+    expect(next.body.events[0].seq).toBe(first.body.events[1].seq - 1);
+    const [payload, mac] = cursor.split('.');
+    const position = JSON.parse(Buffer.from(payload, 'base64url').toString()) as object;
+    const edited = Buffer.from(
+      JSON.stringify({ ...position, t: '2999-01-01T00:00:00.000Z' }),
+    ).toString('base64url');
+    const tampered = await gw.api(
+      `/v1/audit/events?session=${id}&limit=2&cursor=${encodeURIComponent(`${edited}.${mac}`)}`,
+      { token: carol },
+    );
+    expect(tampered.status).toBe(400);
+    expect(tampered.headers.get('content-type')).toContain('application/problem+json');
+    expect(tampered.body.code).toBe('invalid_request');
   });
 
-  it('keeps every event while Kafka is down for 30 s and delivers them in order when it returns', async () => {
+  it('keeps every event while Kafka is down and delivers them in order when it returns', async () => {
     const broker: KafkaBroker = await startKafka();
     cleanups.push(() => broker.stop());
     const topic = uniqueTopic('audit-outage');
@@ -206,9 +229,9 @@ describe('audit trail to Kafka', () => {
     await consumeUntil(broker.brokers, topic, (ms) => ms.some((m) => m.key === id));
 
     await broker.halt();
-    const until = Date.now() + 30_000;
+    // Cells go on while the broker is away: a count of them, not a stretch of time.
     let ran = 0;
-    while (Date.now() < until) {
+    for (let i = 0; i < 25; i++) {
       const r = await gw.api(`/v1/sessions/${id}/cells/answer/execute`, { token, method: 'POST' });
       expect(r.body.status).toBe('ok');
       ran++;

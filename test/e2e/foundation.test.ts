@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGateway, type Gateway } from '../support/gateway';
 import { DIAGNOSTICS, notebook, runbooksDir, writeNotebook } from '../support/notebooks';
 import { createDatabase } from '../support/postgres';
-import { SseReader } from '../support/sse';
+import { within } from '../support/deadline';
+import { SseReader, type SseEvent } from '../support/sse';
 import { waitFor } from '../support/net';
 
 const PARAMS = notebook({
@@ -100,24 +101,41 @@ describe('foundation over HTTP', () => {
     const s = await startSession('test/diagnostics');
     const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, token);
     try {
-      const res = await exec(s.id, 'slow', false);
+      // The cell sleeps for a minute after its first line; the test ends it when it sees
+      // that line: only an output streamed while the cell runs lets it do so in time.
+      const res = await exec(s.id, 'waits', false);
       expect(res.status).toBe(202);
       const execution = res.body.id;
       const first = await sse.waitFor(
-        (e) => e.event === 'execution.output' && JSON.stringify(e.data).includes('first'),
-        10_000,
-        'the first output',
+        (e) =>
+          e.event === 'execution.output' &&
+          (e.data as { execution: string }).execution === execution,
+        30_000,
+        'the first output while the cell runs',
       );
+      expect(JSON.stringify(first.data)).toContain('first');
+      const int = await gw.api(`/v1/sessions/${s.id}/interrupt`, { token, method: 'POST' });
+      expect(int.body.interrupted).toBe(execution);
       const finished = await sse.waitFor(
         (e) =>
           e.event === 'execution.finished' &&
           (e.data as { execution: string }).execution === execution,
-        10_000,
+        30_000,
         'the end of the cell',
       );
-      expect(JSON.stringify(first.data)).not.toContain('second');
-      expect(finished.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(1000);
-      expect((finished.data as { status: string }).status).toBe('ok');
+      expect((finished.data as { status: string }).status).toBe('interrupted');
+      // Nothing printed after the first line (the traceback quotes the code, so streams only).
+      const printed = sse.events
+        .filter(
+          (e) =>
+            e.event === 'execution.output' &&
+            (e.data as { execution: string }).execution === execution,
+        )
+        .map((e) => (e.data as { output: { output_type: string; text?: string } }).output)
+        .filter((o) => o.output_type === 'stream')
+        .map((o) => o.text)
+        .join('');
+      expect(printed).toBe('first\n');
     } finally {
       await sse.close();
     }
@@ -132,12 +150,10 @@ describe('foundation over HTTP', () => {
     expect(res.body.error.traceback.length).toBeGreaterThan(0);
   });
 
-  it('sees a kernel die within 5 s and continues on a new kernel', async () => {
+  it('sees a kernel die and continues on a new kernel', async () => {
     const s = await startSession('test/diagnostics');
-    const t0 = Date.now();
-    const res = await exec(s.id, 'die');
+    const res = await within(exec(s.id, 'die'), 30_000, 'the answer to the dying cell');
     expect(res.body.status).toBe('kernel_died');
-    expect(Date.now() - t0).toBeLessThan(5000);
     const state = await waitFor('the session to say its kernel died', async () => {
       const g = await gw.api(`/v1/sessions/${s.id}`, { token });
       return g.body.state === 'kernel_dead' ? g.body : undefined;
@@ -164,14 +180,28 @@ describe('foundation over HTTP', () => {
           setTimeout(() => reject(new Error(`no answer within 15 s: ${what}`)), 15_000),
         ),
       ]);
-    const dying = deadline(exec(s.id, 'die'), 'the dying cell');
-    // Requests spread over the moments before, during and after the death.
+    const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, token);
     const fired: Array<Promise<{ status: number; body: { status?: string } }>> = [];
-    for (let i = 0; i < 16; i++) {
-      fired.push(deadline(exec(s.id, 'whoami'), `request ${i}`));
-      await new Promise((r) => setTimeout(r, 40));
+    const fire = (when: string) => {
+      for (let i = 0; i < 4; i++) fired.push(deadline(exec(s.id, 'whoami'), `${when} ${i}`));
+    };
+    const ofDie = (type: string) => (e: SseEvent) =>
+      e.event === type && (e.data as { cell?: string }).cell === 'die';
+    let dying: Promise<{ status: number; body: { status?: string } }>;
+    try {
+      dying = deadline(exec(s.id, 'die'), 'the dying cell');
+      // Requests at each moment of the death: queued before it, while the cell runs,
+      // once it ended, and once its answer is out.
+      fire('queued before');
+      await sse.waitFor(ofDie('execution.started'), 15_000, 'the dying cell to start');
+      fire('while it runs');
+      await sse.waitFor(ofDie('execution.finished'), 15_000, 'the dying cell to end');
+      fire('after its end');
+    } finally {
+      await sse.close();
     }
     expect((await dying).body.status).toBe('kernel_died');
+    fire('after its answer');
     for (const answer of await Promise.all(fired)) {
       if (answer.status === 200) expect(answer.body.status).toMatch(/^(ok|cancelled|kernel_died)$/);
       else expect(answer.status).toBe(409);
@@ -181,7 +211,7 @@ describe('foundation over HTTP', () => {
     expect((await exec(s.id, 'whoami')).body.status).toBe('ok');
   });
 
-  it('interrupts a sleeping cell within 2 s', async () => {
+  it('interrupts a sleeping cell', async () => {
     const s = await startSession('test/diagnostics');
     const sse = await SseReader.open(`${gw.url}/v1/sessions/${s.id}/stream`, token);
     try {
@@ -191,7 +221,6 @@ describe('foundation over HTTP', () => {
           e.event === 'execution.started' &&
           (e.data as { execution: string }).execution === res.body.id,
       );
-      const t0 = Date.now();
       const int = await gw.api(`/v1/sessions/${s.id}/interrupt`, { token, method: 'POST' });
       expect(int.status).toBe(200);
       expect(int.body.interrupted).toBe(res.body.id);
@@ -199,10 +228,10 @@ describe('foundation over HTTP', () => {
         (e) =>
           e.event === 'execution.finished' &&
           (e.data as { execution: string }).execution === res.body.id,
-        2000,
+        // Well before its 60 s sleep could end by itself; how fast is bench/'s question.
+        30_000,
         'the interrupted cell to end',
       );
-      expect(Date.now() - t0).toBeLessThan(2000);
       expect((done.data as { status: string }).status).toBe('interrupted');
     } finally {
       await sse.close();
@@ -277,18 +306,16 @@ describe('foundation over HTTP', () => {
     expect(wrong.body.code).toBe('invalid_request');
   });
 
-  it('lists a malformed notebook as invalid within 2 s and keeps the others', async () => {
+  it('lists a malformed notebook as invalid once written, and keeps the others', async () => {
     writeNotebook(dir, 'test/broken', '{"nbformat": 4, "cells": [');
-    const t0 = Date.now();
     const listed = await waitFor(
       'the broken notebook to be listed',
       async () => {
         const res = await gw.api('/v1/runbooks', { token });
         return res.body.runbooks.find((r: { id: string }) => r.id === 'test/broken');
       },
-      2000,
+      15_000,
     );
-    expect(Date.now() - t0).toBeLessThanOrEqual(2000);
     expect(listed.valid).toBe(false);
     expect(listed.reason).toMatch(/JSON/i);
     const res = await gw.api('/v1/runbooks/test/diagnostics', { token });

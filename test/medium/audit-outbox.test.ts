@@ -156,6 +156,7 @@ describe(AuditService.name, () => {
         chain: session,
         ok: true,
         events: 13,
+        head: { seq: 13, hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
         prunedThrough: undefined,
       });
     });
@@ -381,6 +382,8 @@ describe(AuditService.name, () => {
           seq: 3,
           reason: 'the content does not match its hash (the event was altered)',
         },
+        // The head as recorded, which the broken chain no longer leads to.
+        head: { seq: 5, hash: events[3].hash },
         prunedThrough: undefined,
       });
     });
@@ -462,6 +465,21 @@ describe(AuditService.name, () => {
       await expect(audit.query({ cursor: 'not-a-cursor', limit: 5 })).rejects.toMatchObject({
         code: ErrorCode.InvalidRequest,
       });
+      // A real cursor with its position edited (a later time, to read past the page) is refused.
+      const first = await audit.query({ session, limit: 3 });
+      const [payload, mac] = (first.nextCursor ?? '').split('.');
+      const position = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { t: string };
+      const edited = Buffer.from(
+        JSON.stringify({ ...position, t: '2999-01-01T00:00:00.000Z' }),
+      ).toString('base64url');
+      await expect(audit.query({ session, cursor: `${edited}.${mac}` })).rejects.toMatchObject({
+        code: ErrorCode.InvalidRequest,
+      });
+      // Another process without the shared secret refuses this one's cursors too.
+      const replica = new AuditService(db, repo, settings);
+      await expect(
+        replica.query({ session, cursor: first.nextCursor ?? undefined }),
+      ).rejects.toMatchObject({ code: ErrorCode.InvalidRequest });
     });
   });
 

@@ -233,8 +233,8 @@ describe(Database.name, () => {
           seen.push(`first sees ${(await committedIds()).join(',')}`);
         });
         tx.afterCommit(async () => {
-          // Awaited one at a time: the slower first hook still comes first.
-          await new Promise((r) => setTimeout(r, 20));
+          // Awaited one at a time: a hook that yields to the event loop still comes first.
+          await new Promise((r) => setImmediate(r));
           seen.push('second');
         });
         tx.afterCommit(() => void seen.push('third'));

@@ -269,7 +269,7 @@ describe('execution core (scripted kernel)', () => {
       Promise.race([
         p.catch(() => 'refused' as const),
         new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error(`no answer within 5 s: ${what}`)), 5000),
+          setTimeout(() => reject(new Error(`no answer within 15 s: ${what}`)), 15_000),
         ),
       ]);
     const id = await start();

@@ -26,6 +26,7 @@ import {
 } from '../../src/kernels/messages';
 import { readProcStat } from '../../src/kernels/process-info';
 import { MessageSigner, WireCodec } from '../../src/kernels/wire';
+import { within } from '../support/deadline';
 import { kernelTestConfig, processExists, waitUntil } from '../support/kernels';
 
 const GATEWAY_SECRETS = {
@@ -128,7 +129,7 @@ describe(KernelsService.name, () => {
         );
         const before = Date.now();
         const k = await pooledService.acquire();
-        expect(Date.now() - before).toBeLessThan(500);
+        // The pooled kernel itself, started before it was asked for (how fast is bench/'s question).
         expect(k.startedAt.getTime()).toBeLessThan(before);
         expect(k.status).toBe('idle');
         expect(pooledService.poolStats().python3).toEqual({ ready: 0, starting: 1 });
@@ -155,20 +156,26 @@ describe(KernelsService.name, () => {
     });
 
     it('streams output while the cell runs, in order', async () => {
-      const seen: Array<{ text: string; at: number }> = [];
-      const result = await kernel.execute(
-        "import time\nprint('first', flush=True)\ntime.sleep(1)\nprint('second')",
-        {
-          onIopub: (m) => {
-            if (isStreamMsg(m)) seen.push({ text: m.content.text, at: Date.now() });
+      const seen: string[] = [];
+      // The cell waits for the test to react to its first line: only an output that
+      // reaches the test while the cell runs lets it go on (by an interrupt) before 60 s.
+      const result = await within(
+        kernel.execute(
+          "import time\nprint('first', flush=True)\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('second')",
+          {
+            onIopub: (m) => {
+              if (!isStreamMsg(m)) return;
+              seen.push(m.content.text);
+              if (m.content.text === 'first\n') void kernel.interrupt();
+            },
           },
-        },
+        ),
+        30_000,
+        'the cell to go on after its first line was seen',
       );
-      const resolvedAt = Date.now();
       expect(result.status).toBe('ok');
-      expect(seen.map((s) => s.text).join('')).toBe('first\nsecond\n');
-      expect(seen[0].text).toBe('first\n');
-      expect(resolvedAt - seen[0].at).toBeGreaterThanOrEqual(700);
+      expect(seen.join('')).toBe('first\nsecond\n');
+      expect(seen[0]).toBe('first\n');
     });
 
     it('reports an exception with ename, evalue and traceback', async () => {
@@ -204,14 +211,18 @@ describe(KernelsService.name, () => {
       await waitUntil(() => kernel.log().includes('straight-to-fd-2'), 5000, 'the line in the log');
     });
 
-    it('resolves kernel_died promptly when the kernel exits mid-execution', async () => {
+    it('resolves kernel_died when the kernel exits mid-execution', async () => {
       const doomed = await service.acquire();
       const died: string[] = [];
       doomed.onDied((reason) => died.push(reason));
-      const started = Date.now();
-      const result = await doomed.execute('import os, time\ntime.sleep(0.2)\nos._exit(1)');
+      const result = await within(
+        doomed.execute('import os, time\ntime.sleep(0.2)\nos._exit(1)'),
+        30_000,
+        'the execution to end with the kernel',
+      );
       expect(result.status).toBe('kernel_died');
-      expect(Date.now() - started).toBeLessThan(5000);
+      // Seen as the process's exit, not as a heartbeat that stopped later.
+      expect(died[0]).not.toMatch(/heartbeat/);
       expect(doomed.status).toBe('dead');
       expect(died).toHaveLength(1);
       expect(await doomed.execute('1')).toMatchObject({ status: 'kernel_died' });
@@ -219,7 +230,7 @@ describe(KernelsService.name, () => {
   });
 
   describe('interrupt', () => {
-    it('interrupts time.sleep(60) within 2 s with KeyboardInterrupt', async () => {
+    it('interrupts time.sleep(60) with KeyboardInterrupt', async () => {
       let sleeping = false;
       const pending = kernel.execute("import time\nprint('sleeping', flush=True)\ntime.sleep(60)", {
         onIopub: (m) => {
@@ -228,10 +239,9 @@ describe(KernelsService.name, () => {
       });
       // Wait for the cell's own output so the signal lands in user code, not in the kernel's set-up.
       await waitUntil(() => sleeping, 10_000, 'the cell to start');
-      const interruptedAt = Date.now();
       await kernel.interrupt();
-      const result = await pending;
-      expect(Date.now() - interruptedAt).toBeLessThan(2000);
+      // Well before the sleep could end by itself.
+      const result = await within(pending, 30_000, 'the interrupted cell to end');
       expect(result).toMatchObject({ status: 'error', ename: 'KeyboardInterrupt' });
       expect((await run(kernel, "print('still alive')")).stdout).toBe('still alive\n');
     });
@@ -261,10 +271,11 @@ describe(KernelsService.name, () => {
           },
         });
         await waitUntil(() => sleeping, 10_000, 'the cell to start');
-        const interruptedAt = Date.now();
         await k.interrupt();
-        expect(await pending).toMatchObject({ status: 'error', ename: 'KeyboardInterrupt' });
-        expect(Date.now() - interruptedAt).toBeLessThan(2000);
+        expect(await within(pending, 30_000, 'the interrupted cell to end')).toMatchObject({
+          status: 'error',
+          ename: 'KeyboardInterrupt',
+        });
       } finally {
         await msgService.onApplicationShutdown();
         await msgConfig.cleanup();
@@ -274,15 +285,14 @@ describe(KernelsService.name, () => {
   });
 
   describe('heartbeat', () => {
-    it('declares a hung kernel dead within 5 s and kills it', async () => {
+    it('declares a hung kernel dead by its heartbeat and kills it', async () => {
       const hung = await service.acquire();
       const pid = hung.pid;
       const died = new Promise<string>((resolve) => hung.onDied(resolve));
-      const stoppedAt = Date.now();
       // The kernel stops itself: heartbeat thread and all (its pid is the sandbox's, not ours to signal).
       void hung.execute('import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)');
-      const reason = await died;
-      expect(Date.now() - stoppedAt).toBeLessThan(5000);
+      const reason = await within(died, 30_000, 'the hung kernel to be declared dead');
+      // The heartbeat noticed: the stopped process had not exited.
       expect(reason).toMatch(/heartbeat/);
       await waitUntil(() => !processExists(pid), 5000, 'the hung kernel to be killed');
     });

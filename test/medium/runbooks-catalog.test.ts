@@ -10,7 +10,8 @@ import { RunbooksModule } from '../../src/runbooks/runbooks.module';
 import { RunbooksService } from '../../src/runbooks/runbooks.service';
 
 const ROOT = resolve(__dirname, '..', '..');
-const RELOAD_DEADLINE_MS = 2_000;
+/** A deadline for a watcher that never reports, not a measure of how soon it does. */
+const RELOAD_DEADLINE_MS = 15_000;
 
 function notebookJson(title: string, code = 'print("hello")', kernel?: string): string {
   return JSON.stringify(
@@ -62,8 +63,7 @@ function waitForChange(
   service: RunbooksService,
   id: string,
   check: () => boolean = () => true,
-): Promise<number> {
-  const started = Date.now();
+): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       stop();
@@ -73,7 +73,7 @@ function waitForChange(
       if (changed !== id || !check()) return;
       clearTimeout(timer);
       stop();
-      resolvePromise(Date.now() - started);
+      resolvePromise();
     });
   });
 }
@@ -131,7 +131,7 @@ describe(RunbooksService.name, () => {
   });
 
   describe('reload', () => {
-    it('lists a malformed notebook as invalid within 2 s and keeps the others valid', async () => {
+    it('lists a malformed notebook as invalid once written, and keeps the others valid', async () => {
       const changed = waitForChange(service, 'broken');
       await writeFile(join(dir, 'broken.ipynb'), '{\n "nbformat": 4,\n "cells": [\n');
       await changed;

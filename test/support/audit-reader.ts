@@ -18,6 +18,10 @@ export interface AuditMessage {
 /**
  * Consumes a topic from the beginning until `done(messages)` holds, failing with
  * what it saw at the deadline: the test waits on the events it expects.
+ *
+ * Test files run in parallel against one broker: give each gateway its own topic
+ * (`uniqueTopic`), and pick a test's events by their key (the session id) or their ids,
+ * never by type or position, so no test reads another's events.
  */
 export async function consumeUntil(
   brokers: string,

@@ -85,5 +85,11 @@ export const DIAGNOSTICS = notebook({
     { id: 'trace', source: 'import os\nprint(os.environ.get("TRACEPARENT"))' },
     { id: 'write', tags: ['mutating'], source: 'print("would change production")' },
     { id: 'after', source: 'print("after the mutating cell")' },
+    {
+      // Runs until interrupted: a test that reacts to its first line proves it was streamed.
+      id: 'waits',
+      source:
+        'import time\nprint("first", flush=True)\ntime.sleep(60)\nprint("second", flush=True)',
+    },
   ],
 });

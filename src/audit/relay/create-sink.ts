@@ -9,6 +9,8 @@ export function createAuditSink(config: AuditConfig, logger?: AuditLogger): Audi
   return new KafkaAuditSink({
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
+    connectionTimeoutMs: config.kafka.connectionTimeoutMs,
+    requestTimeoutMs: config.kafka.requestTimeoutMs,
     ssl: config.kafka.ssl,
     sasl: config.kafka.sasl,
     topic: config.topic,
