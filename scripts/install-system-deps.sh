@@ -12,6 +12,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # The browser the web app's end-to-end tests drive (playwright-core brings no browser).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# promtool, which checks and unit-tests the alert rules in deploy/prometheus/.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[system] installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

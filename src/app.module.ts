@@ -7,6 +7,7 @@ import { ConfigModule } from './config/config.module';
 import type { AppConfig } from './config/config.types';
 import { DbModule } from './db/db.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { AuditHooks } from './http/audit-hooks';
 import { RunbooksModule } from './runbooks';
 import { PolicyGuard } from './policy/policy.guard';
@@ -43,6 +44,7 @@ export class AppModule {
         AuditModule,
         RunbooksModule,
         SessionsModule,
+        MetricsModule,
         HealthModule,
         WebModule,
       ],

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { metricsRegistry } from '../telemetry/metrics';
+import type { AuditEvent } from './audit.types';
 
 /** The audit backlog as the relay last saw it (and /readyz reads). */
 export interface AuditBacklog {
@@ -81,8 +82,41 @@ export const auditPublishLagSeconds = new Histogram({
   registers: [metricsRegistry],
 });
 
+export const auditPublishSeconds = new Histogram({
+  name: 'rungate_audit_publish_duration_seconds',
+  help: 'Time the sink took to accept one batch of events (Kafka: acknowledged by all in-sync replicas)',
+  labelNames: ['sink'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [metricsRegistry],
+});
+
 export const auditPrunedTotal = new Counter({
   name: 'rungate_audit_events_pruned_total',
   help: 'Published audit events removed by the retention job',
   registers: [metricsRegistry],
 });
+
+/** Told of every audit event once it is committed (see AuditService). */
+export type AuditEventObserver = (event: AuditEvent) => void;
+
+const observers = new Set<AuditEventObserver>();
+
+/**
+ * Observes committed audit events: the gateway's metrics are derived from the events
+ * it records (src/metrics/gateway-metrics.ts). Answers a function that stops it.
+ */
+export function observeAuditEvents(observer: AuditEventObserver): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
+
+/** Called by AuditService after an event's commit; an observer's failure stays its own. */
+export function auditEventCommitted(event: AuditEvent): void {
+  for (const observe of observers) {
+    try {
+      observe(event);
+    } catch {
+      // Metrics never fail what they measure.
+    }
+  }
+}

@@ -8,6 +8,7 @@ import { currentTraceContext, type TraceContext } from '../telemetry/otel';
 import { currentActor } from './audit-context';
 import {
   auditDroppedTotal,
+  auditEventCommitted,
   auditRecordedTotal,
   setBacklogSource,
   type AuditBacklog,
@@ -30,6 +31,7 @@ import {
   type AuditPayload,
   type AuditSeverity,
 } from './audit.types';
+import { AuditCursorCodec } from './audit-cursor';
 import { AuditEventValidator } from './audit-validator';
 import { ChainVerifier, sealEvent, type ChainHead, type ChainVerification } from './hash-chain';
 
@@ -65,8 +67,14 @@ export interface AuditPage {
   readonly nextCursor: string | null;
 }
 
-/** Result of `verify`: the chain's id and the verification. */
-export type AuditVerification = ChainVerification & { readonly chain: string };
+/**
+ * Result of `verify`: the chain's id, its recorded head (the last event's seq and
+ * hash, which an exported run record quotes), and the verification.
+ */
+export type AuditVerification = ChainVerification & {
+  readonly chain: string;
+  readonly head: { readonly seq: number; readonly hash: string };
+};
 
 /** What the relay is told when events are recorded. */
 export interface RelaySignal {
@@ -80,6 +88,11 @@ export interface AuditServiceSettings {
   readonly recordOutputs: boolean;
   readonly backlogReadyThreshold: number;
   readonly backlogReadyMaxAgeMs: number;
+  /**
+   * Key material of the pagination cursors' MAC (RUNGATE_CURSOR_SECRET); undefined: a
+   * random key of this process, so its cursors are refused by other replicas.
+   */
+  readonly cursorSecret?: string;
 }
 
 const VERIFY_PAGE = 1000;
@@ -170,6 +183,9 @@ export class AuditService {
   private readonly heads = new KnownHeads(KNOWN_HEADS);
   /** One function, so a transaction that records many events nudges the relay once. */
   private readonly nudgeRelay = (): void => this.relay?.nudge();
+  /** Events written through a transaction, reported to metrics once it commits. */
+  private readonly committedPending = new WeakMap<Queryable, AuditEvent[]>();
+  private readonly cursors: AuditCursorCodec;
 
   constructor(
     private readonly db: Database,
@@ -177,6 +193,7 @@ export class AuditService {
     readonly settings: AuditServiceSettings,
     private readonly validator: AuditEventValidator = new AuditEventValidator(),
   ) {
+    this.cursors = new AuditCursorCodec(settings.cursorSecret);
     setBacklogSource(() => this.backlog());
   }
 
@@ -317,6 +334,18 @@ export class AuditService {
     this.heads.set(sealed.row.chain, { seq: sealed.row.seq, hash: sealed.row.hash });
     auditRecordedTotal.inc({ type: sealed.row.type });
     q.afterCommit(this.nudgeRelay);
+    // One hook per transaction, however many events it writes: it reports them all.
+    const pending = this.committedPending.get(q);
+    if (pending !== undefined) {
+      pending.push(sealed.stored);
+    } else {
+      const events: AuditEvent[] = [sealed.stored];
+      this.committedPending.set(q, events);
+      q.afterCommit(() => {
+        this.committedPending.delete(q);
+        for (const e of events) auditEventCommitted(e);
+      });
+    }
     return sealed.stored as AuditEvent<T>;
   }
 
@@ -478,7 +507,37 @@ export class AuditService {
       if (rows.length < VERIFY_PAGE) break;
       after = rows[rows.length - 1].seq;
     }
-    return { chain, ...verifier.finish(state.head) };
+    return {
+      chain,
+      head: { seq: state.head.seq, hash: state.head.hash },
+      ...verifier.finish(state.head),
+    };
+  }
+
+  /**
+   * The stored events of a chain in chain order, from the first one retention kept
+   * through `throughSeq`: the evidence a run record is built from. Bounded by
+   * `maxEvents`; past it the call fails rather than answer with part of a chain.
+   */
+  async chainEvents(chain: string, throughSeq: number, maxEvents: number): Promise<AuditEvent[]> {
+    const events: AuditEvent[] = [];
+    let after = 0;
+    for (;;) {
+      const rows = await this.repo.chainPage(this.db, chain, after, VERIFY_PAGE);
+      for (const row of rows) {
+        if (row.seq > throughSeq) return events;
+        if (events.length >= maxEvents) {
+          throw new RungateError(
+            ErrorCode.PayloadTooLarge,
+            `the audit chain ${chain} holds more than ${maxEvents} events`,
+            { chain, limit: maxEvents },
+          );
+        }
+        events.push(JSON.parse(row.body) as AuditEvent);
+      }
+      if (rows.length < VERIFY_PAGE) return events;
+      after = rows[rows.length - 1].seq;
+    }
   }
 
   /** Events matching `q`, newest first, a page at a time. */
@@ -491,7 +550,7 @@ export class AuditService {
       from: q.from,
       to: q.to,
       text: q.text,
-      after: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+      after: q.cursor === undefined ? undefined : this.cursors.decode(q.cursor),
       limit: limit + 1,
     });
     const page = rows.slice(0, limit);
@@ -499,7 +558,9 @@ export class AuditService {
     return {
       events: page.map((r) => JSON.parse(r.body) as AuditEvent),
       nextCursor:
-        rows.length > limit && last !== undefined ? encodeCursor(last.time, last.id) : null,
+        rows.length > limit && last !== undefined
+          ? this.cursors.encode({ time: last.time, id: last.id })
+          : null,
     };
   }
 
@@ -538,30 +599,4 @@ function freshTrace(): TraceContext {
   const traceId = randomBytes(16).toString('hex');
   const spanId = randomBytes(8).toString('hex');
   return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-00` };
-}
-
-/** The cursor is opaque to clients: base64url of the last row's position. */
-function encodeCursor(time: string, id: string): string {
-  return Buffer.from(JSON.stringify({ v: 1, t: time, i: id }), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { time: string; id: string } {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (parsed !== null && typeof parsed === 'object') {
-      const { v, t, i } = parsed as { v?: unknown; t?: unknown; i?: unknown };
-      if (
-        v === 1 &&
-        typeof t === 'string' &&
-        !Number.isNaN(Date.parse(t)) &&
-        typeof i === 'string' &&
-        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(i)
-      ) {
-        return { time: t, id: i };
-      }
-    }
-  } catch {
-    // fall through
-  }
-  throw new RungateError(ErrorCode.InvalidRequest, 'cursor is not one this API returned');
 }

@@ -30,6 +30,7 @@ import {
 import type { Kernel, PoolStats } from './kernels.types';
 import { LocalKernel } from './local-kernel';
 import { WarmPool } from './warm-pool';
+import { kernelAcquired, timeKernelStart } from '../telemetry/metrics';
 import type { WireStats } from './wire';
 
 /**
@@ -194,8 +195,9 @@ export class KernelsService implements OnModuleInit, OnApplicationShutdown {
       });
     }
     const pooled = this.poolFor(spec).take();
-    if (pooled) return pooled;
-    return this.startKernel(spec);
+    const kernel = pooled ?? (await timeKernelStart(this.startKernel(spec)));
+    kernelAcquired(kernel.id, pooled ? 'warm' : 'cold');
+    return kernel;
   }
 
   /** For tests: resolves when no pool has a start in flight. */
@@ -208,7 +210,7 @@ export class KernelsService implements OnModuleInit, OnApplicationShutdown {
     if (!pool) {
       pool = new WarmPool<LocalKernel>({
         size: this.config.kernels.poolSize,
-        start: () => this.startKernel(spec),
+        start: () => timeKernelStart(this.startKernel(spec)),
         onStartFailed: (err) => {
           if (!this.closing)
             this.logger.error(

@@ -48,6 +48,8 @@ interface Attempt {
  */
 class Receiver {
   readonly attempts: Attempt[] = [];
+  /** What happened, in order: held attempts closed by the sender, and what a test adds. */
+  readonly log: string[] = [];
   /**
    * `flaky`: 500 on a delivery's first attempt; `ok`: 204 always; `down`: 503 always;
    * `hang`: never answers.
@@ -99,7 +101,11 @@ class Receiver {
     };
     this.attempts.push(attempt);
     if (!check.ok) return void res.writeHead(401).end();
-    if (this.mode === 'hang') return void this.hanging.push(res);
+    if (this.mode === 'hang') {
+      // The sender gives up on the attempt by closing the connection.
+      res.on('close', () => this.log.push(`closed ${attempt.body.approval.id}`));
+      return void this.hanging.push(res);
+    }
     if (this.mode === 'down' || (this.mode === 'flaky' && firstTry))
       return void res.writeHead(this.mode === 'down' ? 503 : 500).end();
     attempt.answered = true;
@@ -219,14 +225,30 @@ describe(ApprovalWebhook.name, () => {
       expect(receiver.attempts.filter((a) => a.delivery === result.id)).toHaveLength(4);
     });
 
-    it('never holds up the request path, even when the receiver hangs', async () => {
+    it('never holds up the request path, and times out and retries an attempt the receiver never answers', async () => {
       receiver.mode = 'hang';
-      const session = await insertSession(t.db);
-      const started = Date.now();
-      await request(session);
-      // The per-attempt timeout is 1 s; the request answered without waiting for it.
-      expect(Date.now() - started).toBeLessThan(900);
-      receiver.mode = 'flaky';
+      try {
+        const session = await insertSession(t.db);
+        const id = await request(session);
+        receiver.log.push(`answered ${id}`);
+        const [row] = await notificationsOf(t.db, id);
+        // The attempt the receiver holds ends by its timeout, recorded as such, and is retried
+        // with the same delivery id: a failure with a reason, not a sender stuck on one receiver.
+        const failed = await waitFor('the hung attempt to time out', async () => {
+          const [r] = await notificationsOf(t.db, id);
+          return r.last_error !== null && r.attempts >= 2 ? r : undefined;
+        });
+        expect(failed.last_error).toBe('webhook unreachable (timed out)');
+        // The request answered before the sender gave up on the first attempt: it never waited.
+        const mine = receiver.log.filter((e) => e.endsWith(id));
+        expect(mine.slice(0, 2)).toEqual([`answered ${id}`, `closed ${id}`]);
+        expect(failed.delivered_at).toBeNull();
+        const held = receiver.attempts.filter((a) => a.body.approval.id === id);
+        expect(held.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(held.map((a) => a.delivery))).toEqual(new Set([row.id]));
+      } finally {
+        receiver.mode = 'flaky';
+      }
     });
   });
 });
@@ -450,9 +472,10 @@ describe('ApprovalWebhook outbox', () => {
       return out;
     });
     // Per step: the audit relay's nudge and the webhook sender's wake-up, each the
-    // same function every time, so each runs once for the transaction.
-    expect(registered).toHaveLength(4);
-    expect(new Set(registered).size).toBe(2);
+    // same function every time, so each runs once for the transaction; and once per
+    // transaction, the hook that reports its committed audit events to metrics.
+    expect(registered).toHaveLength(5);
+    expect(new Set(registered).size).toBe(3);
     for (const id of approvals) {
       await waitFor(
         'the break-glass notification',
@@ -552,6 +575,7 @@ describe('approvals configuration', () => {
       pendingTtlMs: 3_600_000,
       useWindowMs: 900_000,
       sweepIntervalMs: 15_000,
+      readWindowMs: 3_600_000,
       webhook: undefined,
     });
   });

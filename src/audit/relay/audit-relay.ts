@@ -4,6 +4,7 @@ import {
   auditPublishedTotal,
   auditPublishFailuresTotal,
   auditPublishLagSeconds,
+  auditPublishSeconds,
 } from '../audit.metrics';
 import type { AuditRepository, OutboxRecord } from '../audit.repository';
 import {
@@ -153,7 +154,9 @@ export class AuditRelay {
     for (const r of records) counts.set(r.chain, (counts.get(r.chain) ?? 0) + 1);
     const drained = chains.filter((c) => (counts.get(c) ?? 0) < perChain);
     if (records.length > 0) {
+      const published = auditPublishSeconds.startTimer({ sink: this.sink.kind });
       await withTimeout(this.sink.publish(records), publishTimeoutMs);
+      published();
     }
     await this.repo.markPublished(
       this.db,
