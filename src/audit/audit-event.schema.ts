@@ -302,6 +302,24 @@ const TYPES: { readonly [T in AuditEventType]: TypeSchema } = {
       }),
     },
   },
+  'cell.execution.abandoned': {
+    required: ['session', 'runbook', 'cell', 'outcome', 'details'],
+    properties: {
+      session,
+      runbook: ref('runbook'),
+      cell: ref('cellWithExecution'),
+      outcome: object(['result', 'reason'], { result: { const: 'unknown' }, reason: nonEmpty }),
+      details: object([], { instance: nonEmpty, started_at: timestamp }),
+    },
+  },
+  'session.exported': {
+    required: ['session', 'runbook', 'details'],
+    properties: {
+      session,
+      runbook: ref('runbook'),
+      details: object(['format'], { format: { enum: ['ipynb', 'html'] } }),
+    },
+  },
 };
 
 const ENVELOPE_REQUIRED = [

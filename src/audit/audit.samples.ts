@@ -260,4 +260,23 @@ export const AUDIT_SAMPLES: { readonly [T in AuditEventType]: AuditPayload<T> } 
     outcome: { result: 'success', reason: 'idle timeout' },
     details: { web_session: '3f1c9a0b7d2e4c58', person: { sub: 'alice', name: 'Alice Oncall' } },
   },
+  'cell.execution.abandoned': {
+    session: SESSION,
+    runbook: RUNBOOK,
+    cell: { ...MUTATING_CELL, execution_id: EXECUTION },
+    outcome: {
+      result: 'unknown',
+      reason: 'the gateway that ran it went away (crash or kill) before the cell ended',
+    },
+    details: {
+      instance: '0190f3c2-7a41-7000-8000-00000000a001',
+      started_at: '2025-07-01T10:00:07.000Z',
+    },
+  },
+  'session.exported': {
+    actor: ALICE,
+    session: SESSION,
+    runbook: RUNBOOK,
+    details: { format: 'ipynb' },
+  },
 };

@@ -78,7 +78,10 @@ export interface AuditDecision {
   readonly subjects: readonly string[];
   /** The policy line that decided; null when none matched (default deny). */
   readonly rule: readonly string[] | null;
-  /** The `session:read-any` line, when the owner rule was checked. */
+  /**
+   * When the owner rule was checked: the `session:read-any` line, or the
+   * `session:read-as-reviewer` line when the caller read as a reviewer.
+   */
   readonly owner_rule?: readonly string[] | null;
   readonly reason: string;
   /** When the policy that decided was loaded. */
@@ -251,6 +254,32 @@ export interface AuditEventCatalog {
     readonly cell: AuditCell & { readonly execution_id: string };
     readonly outcome: AuditExecutionOutcome;
   };
+  /**
+   * An execution that had reached its kernel when the gateway holding that kernel went
+   * away (a crash): recorded by the next process, for executions that have no
+   * `cell.execution.completed`. Whether the code ran to its end is unknown.
+   */
+  'cell.execution.abandoned': {
+    readonly session: string;
+    readonly runbook: AuditRunbook;
+    readonly cell: AuditCell & { readonly execution_id: string };
+    readonly outcome: AuditOutcome & { readonly result: 'unknown'; readonly reason: string };
+    readonly details: {
+      /** The gateway instance that held the kernel, when known. */
+      readonly instance?: string;
+      /** When the execution started on its kernel, if its `running` mark was written. */
+      readonly started_at?: string;
+    };
+  };
+  /** Somebody took a session's run record away (GET /v1/sessions/{id}/notebook or /report). */
+  'session.exported': {
+    readonly session: string;
+    readonly runbook: AuditRunbook;
+    readonly details: {
+      /** `ipynb` (the executed notebook) or `html` (the report). */
+      readonly format: 'ipynb' | 'html';
+    };
+  };
   'approval.requested': ApprovalPayload;
   'approval.granted': ApprovalPayload;
   'approval.denied': ApprovalPayload;
@@ -356,6 +385,9 @@ export const AUDIT_EVENT_TYPES = [
   'http.request',
   'auth.web_session.started',
   'auth.web_session.ended',
+  // Last, so the documented examples of the types above keep their ids.
+  'cell.execution.abandoned',
+  'session.exported',
 ] as const satisfies readonly AuditEventType[];
 
 // Fails to compile when a catalogue type is missing from the list above.
@@ -423,6 +455,8 @@ export const DEFAULT_SEVERITY: { readonly [T in AuditEventType]: AuditSeverity }
   'http.request': 'info',
   'auth.web_session.started': 'info',
   'auth.web_session.ended': 'info',
+  'cell.execution.abandoned': 'warning',
+  'session.exported': 'info',
 };
 
 /** The gateway acting on its own. */

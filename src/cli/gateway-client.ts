@@ -71,6 +71,13 @@ export class GatewayClient {
     return this.call<T>('DELETE', path);
   }
 
+  /** A document that is not JSON (a report, a notebook file), as the gateway sent it. */
+  async download(path: string, accept: string): Promise<Buffer> {
+    const res = await this.send('GET', path, undefined, true, { accept });
+    if (!res.ok) throw new ApiError(await problemOf(res));
+    return Buffer.from(await res.arrayBuffer());
+  }
+
   /**
    * Reads a Server-Sent Events stream until it ends or `signal` aborts. Comments and
    * events without data (keep-alives) are skipped.

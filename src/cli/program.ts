@@ -1,10 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { APPROVAL_STATES } from '../approvals/approvals.types';
 import type { ApprovalSummary, AuditEvent, RunbookSummary, SessionSummary } from './api-types';
 import { CredentialStore, credentialsPath, gatewayKey } from './credentials';
 import { CliError, ExitCode } from './errors';
+import { EXPORT_FORMATS, exportSession, type ExportFormat } from './export';
 import { ApiError, GatewayClient } from './gateway-client';
 import { collectParam, type ParamAssignment } from './params';
 import { abortableDelay, runRunbook } from './run-runbook';
@@ -307,6 +309,29 @@ export function buildProgram(ctx: CliContext): Command {
       );
       term.result(summary);
       term.print(`Denied ${id}.`);
+    });
+
+  program
+    .command('export')
+    .description(
+      "a session's run record: the executed notebook (ipynb), a self-contained report (html), or the report as a PDF",
+    )
+    .argument('<session>', 'session id')
+    .addOption(
+      new Option('-f, --format <format>', 'what to write').choices(EXPORT_FORMATS).default('ipynb'),
+    )
+    .option('-o, --output <file>', 'where to write it ("-" for standard output)')
+    .action(async (session: string, o: { format: ExportFormat; output?: string }, cmd: Command) => {
+      const { term, client } = setup(cmd);
+      const data = await exportSession(client, session, o.format, ctx.env);
+      if (o.output === '-') {
+        ctx.streams.stdout.write(data);
+        return;
+      }
+      const file = o.output ?? `rungate-session-${session}.${o.format}`;
+      await writeFile(file, data);
+      term.result({ session, format: o.format, file, bytes: data.length });
+      term.print(`Wrote ${file} (${data.length} bytes).`);
     });
 
   const audit = program.command('audit').description('the audit trail (needs audit:read)');

@@ -21,6 +21,8 @@ import { SessionAdmission } from './session-admission';
 import { SessionLifecycle } from './session-lifecycle';
 import { SessionTransitions } from './session-state';
 import { SessionsStoreModule } from './sessions-store.module';
+import { RunRecordsController } from '../records/run-records.controller';
+import { RunRecordsService } from '../records/run-records.service';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
 
@@ -35,7 +37,8 @@ import { SessionsService } from './sessions.service';
     ApprovalsModule,
     SessionApprovalsModule,
   ],
-  controllers: [SessionsController],
+  // Run records read sessions and their audit chains; their routes sit under /sessions.
+  controllers: [SessionsController, RunRecordsController],
   providers: [
     SessionAudit,
     SessionTransitions,
@@ -48,6 +51,7 @@ import { SessionsService } from './sessions.service';
     RunbookVersions,
     SessionLifecycle,
     SessionsService,
+    RunRecordsService,
     SessionResourceResolver,
     CellResourceResolver,
     StartSessionResourceResolver,

@@ -224,4 +224,40 @@ describe('rungate CLI', () => {
       expect(run.stderr).toContain('re-run with --yes');
     });
   });
+  describe('export', () => {
+    it("writes a session's run record as a notebook, a report and a PDF", async () => {
+      const token = await gw.token('alice');
+      const started = await gw.api('/v1/sessions', {
+        token,
+        body: { runbook: 'shop/stuck-jobs', reason: 'export (cli e2e)' },
+      });
+      expect(started.status, JSON.stringify(started.body)).toBe(201);
+      const id: string = started.body.id;
+      const dir = newConfigHome();
+      homes.push(dir);
+
+      const nb = await cli(alice, 'export', id, '-o', join(dir, 'run.ipynb'), '--json').done;
+      expect(nb.code, nb.stderr).toBe(0);
+      expect(JSON.parse(nb.stdout)).toMatchObject({ session: id, format: 'ipynb' });
+      const notebook = JSON.parse(readFileSync(join(dir, 'run.ipynb'), 'utf8'));
+      expect(notebook).toMatchObject({ nbformat: 4, nbformat_minor: 5 });
+      expect(notebook.metadata.rungate.run.session).toBe(id);
+
+      const html = await cli(alice, 'export', id, '--format', 'html', '-o', '-').done;
+      expect(html.code, html.stderr).toBe(0);
+      expect(html.stdout).toMatch(/^<!doctype html>/);
+      expect(html.stdout).not.toMatch(/<script/i);
+
+      const pdf = await cli(alice, 'export', id, '--format', 'pdf', '-o', join(dir, 'run.pdf'))
+        .done;
+      expect(pdf.code, pdf.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'run.pdf')).subarray(0, 5).toString()).toBe('%PDF-');
+
+      const bad = await cli(alice, 'export', id, '--format', 'docx').done;
+      expect(bad.code).toBe(2);
+      const missing = await cli(alice, 'export', '00000000-0000-4000-8000-000000000000').done;
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).not.toMatch(/\n\s+at /);
+    });
+  });
 });

@@ -300,6 +300,17 @@ describe('web app in a browser', () => {
       await screenshot(alice, 'session');
       expect(await alice.evaluate(UNLABELLED)).toEqual([]);
 
+      // The run record, with the session cookie: the report opens as a page of its own.
+      const sessionPath = new URL(alice.url()).pathname.replace(/^\/sessions\//, '/v1/sessions/');
+      const reportLink = alice.getByRole('link', { name: 'Report' });
+      expect(await reportLink.getAttribute('href')).toBe(`${sessionPath}/report`);
+      const report = await alice.request.get(`${gw.url}${sessionPath}/report`);
+      expect(report.status()).toBe(200);
+      expect(report.headers()['content-type']).toMatch(/^text\/html/);
+      expect(await report.text()).toContain('enable-fallback');
+      const exported = alice.getByRole('link', { name: 'Export notebook' });
+      expect(await exported.getAttribute('href')).toBe(`${sessionPath}/notebook`);
+
       // bob and dave, each in a browser of their own, find it in the inbox and approve.
       const bob = await signIn('bob', '/approvals');
       const item = bob.getByRole('link', { name: /shop\/checkout-errors · enable-fallback/ });

@@ -242,6 +242,13 @@ export function SessionPage({ id, me }: { id: string; me: Me }) {
         >
           End session
         </button>
+        {/* The run record for a postmortem: same-origin GETs carry the session cookie. */}
+        <a class="button" href={`/v1/sessions/${id}/report`} target="_blank" rel="noopener">
+          Report
+        </a>
+        <a class="button" href={`/v1/sessions/${id}/notebook`} download>
+          Export notebook
+        </a>
         <span class="hint">Shift+Enter runs the focused cell.</span>
       </div>
       <div aria-live="polite" class="notices">
