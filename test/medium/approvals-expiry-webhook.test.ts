@@ -234,16 +234,22 @@ describe(ApprovalWebhook.name, () => {
         const [row] = await notificationsOf(t.db, id);
         // The attempt the receiver holds ends by its timeout, recorded as such, and is retried
         // with the same delivery id: a failure with a reason, not a sender stuck on one receiver.
-        const failed = await waitFor('the hung attempt to time out', async () => {
-          const [r] = await notificationsOf(t.db, id);
-          return r.last_error !== null && r.attempts >= 2 ? r : undefined;
-        });
+        // The row counts an attempt when it starts; the receiver logs it once the request
+        // arrives: wait for both, so the second attempt is seen from both sides.
+        const heldBy = () => receiver.attempts.filter((a) => a.body.approval.id === id);
+        const failed = await waitFor(
+          'the hung attempt to time out and a retry to arrive',
+          async () => {
+            const [r] = await notificationsOf(t.db, id);
+            return r.last_error !== null && r.attempts >= 2 && heldBy().length >= 2 ? r : undefined;
+          },
+        );
         expect(failed.last_error).toBe('webhook unreachable (timed out)');
         // The request answered before the sender gave up on the first attempt: it never waited.
         const mine = receiver.log.filter((e) => e.endsWith(id));
         expect(mine.slice(0, 2)).toEqual([`answered ${id}`, `closed ${id}`]);
         expect(failed.delivered_at).toBeNull();
-        const held = receiver.attempts.filter((a) => a.body.approval.id === id);
+        const held = heldBy();
         expect(held.length).toBeGreaterThanOrEqual(2);
         expect(new Set(held.map((a) => a.delivery))).toEqual(new Set([row.id]));
       } finally {
