@@ -10,6 +10,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import type { ExecuteResult, Kernel } from '../kernels/kernels.types';
 import { executionSeconds, executionsTotal } from '../telemetry/metrics';
+import { traceCell, type CellSpan } from '../telemetry/spans';
 import { KernelBinding, type Elevation } from './kernel-binding';
 import { liveEvents, OutputRecorder } from './output-recorder';
 import { ExecutionCompletion } from './execution-completion';
@@ -32,11 +33,27 @@ export class CellRunner {
   ) {}
 
   /** Runs `p` on `kernel` and records how it ended; never throws. */
-  async run(
+  run(
     rt: SessionRuntime,
     kernel: Kernel,
     p: PendingExecution,
     stopping: () => 'interrupted' | null,
+  ): Promise<{ record: ExecutionRecord; status: ExecutionStatus }> {
+    // One span per execution (src/telemetry/spans.ts), child of the request that asked for it.
+    const { id, cellId, cellIndex, cellClass } = p.record;
+    const cell = { cell: cellId, cellIndex, cellClass, execution: id };
+    const runbook = { runbook: rt.runbook.id, runbookVersion: rt.runbook.version };
+    return traceCell({ session: rt.id, ...runbook, ...cell }, p.trace.context, (span) =>
+      this.runTraced(rt, kernel, p, stopping, span),
+    );
+  }
+
+  private async runTraced(
+    rt: SessionRuntime,
+    kernel: Kernel,
+    p: PendingExecution,
+    stopping: () => 'interrupted' | null,
+    span: CellSpan,
   ): Promise<{ record: ExecutionRecord; status: ExecutionStatus }> {
     const cap = this.config.sessions.outputCapBytes;
     let recorder = new OutputRecorder(cap, rt.redactor);
@@ -66,8 +83,8 @@ export class CellRunner {
         }
         result = await kernel.execute(p.record.code, {
           storeHistory: true,
-          // Work the runbook does downstream can join the request's trace.
-          metadata: p.trace.traceparent ? { traceparent: p.trace.traceparent } : {},
+          // Work the runbook does downstream can join the request's trace (under the cell's span).
+          metadata: span.traceparent ? { traceparent: span.traceparent } : {},
           onIopub: (msg) => {
             const ids = { session: rt.id, execution: p.record.id };
             for (const event of liveEvents(recorder.accept(msg), ids)) rt.emit(event);
@@ -87,6 +104,7 @@ export class CellRunner {
       outcome = gatewayErrorOutcome(evalue, recorder);
     }
     const durationMs = performance.now() - startedAt;
+    span.ended(outcome.state, durationMs);
     await marked;
     const record = await this.finish(rt, p, outcome, durationMs);
     return { record, status: outcome.state };

@@ -3,13 +3,17 @@ import {
   context,
   defaultTextMapGetter,
   isSpanContextValid,
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
   type Context,
   type Span,
 } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { core, NodeSDK, tracing } from '@opentelemetry/sdk-node';
 
 /*
@@ -21,6 +25,12 @@ import { core, NodeSDK, tracing } from '@opentelemetry/sdk-node';
  * default: nothing tries to reach a collector unless told to. Spans are still
  * recorded (and sampled) without an exporter, so every command has real trace and
  * span ids for its audit events, its Kafka headers and the kernel it runs on.
+ *
+ * What is traced depends on whether spans go anywhere. Always: one SERVER span per
+ * request (with `http.route`) and one span per cell execution, which give those ids.
+ * Only when exporting: PostgreSQL queries (pg), outgoing HTTP (fetch/undici and the
+ * http module, with `traceparent`) and Kafka produce spans; with nothing to send them
+ * to they would cost the hot path (a span per query) for nothing.
  */
 
 /** A running SDK. */
@@ -43,34 +53,24 @@ let running: TelemetryHandle | undefined;
 
 /**
  * Starts the OpenTelemetry SDK once per process (later calls return the same handle).
- * Safe with no configuration at all: OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and
- * OTEL_LOGS_EXPORTER default to `none` (the SDK's own default is OTLP, which would try
- * to reach a collector on localhost), and spans are then kept in-process only.
+ * Safe with no configuration at all: OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER
+ * default to `none` (metrics are Prometheus at /metrics), and OTEL_TRACES_EXPORTER to
+ * `otlp` when an OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), else `none` (the SDK's own default is OTLP,
+ * which would try to reach a collector on localhost); spans are then kept in-process
+ * only. OTEL_SDK_DISABLED=true turns the SDK off altogether (no trace ids either:
+ * audit events then get fresh ones).
  */
 export function startTelemetry(options: StartTelemetryOptions = {}): TelemetryHandle {
   if (running !== undefined) return running;
   const env = options.env ?? process.env;
-  for (const name of ['OTEL_TRACES_EXPORTER', 'OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER']) {
-    if (env[name] === undefined || env[name].trim() === '') env[name] = 'none';
-  }
-  const traceExporters = (env.OTEL_TRACES_EXPORTER ?? 'none')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const exporting = traceExporters.length > 0 && traceExporters[0] !== 'none';
+  const exporting = applyOtelDefaults(env);
   const sdk = new NodeSDK({
     serviceName: options.serviceName ?? env.OTEL_SERVICE_NAME ?? 'rungate',
     // With `none` the SDK would register no tracer provider at all, and spans would
     // carry no ids: keep a provider whose spans are recorded but go nowhere.
     spanProcessors: exporting ? undefined : [new tracing.NoopSpanProcessor()],
-    // One SERVER span per incoming request, child of its `traceparent` when given.
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/metrics',
-        // Outgoing calls (the issuer's JWKS, webhooks) stay in the trace but get no spans of their own.
-        ignoreOutgoingRequestHook: () => true,
-      }),
-    ],
+    instrumentations: instrumentations(exporting),
   });
   sdk.start();
   let stopping: Promise<void> | undefined;
@@ -84,6 +84,116 @@ export function startTelemetry(options: StartTelemetryOptions = {}): TelemetryHa
     },
   };
   return running;
+}
+
+/**
+ * Writes the gateway's defaults of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and
+ * OTEL_LOGS_EXPORTER into `env` where they are unset (see {@link startTelemetry}), and
+ * answers whether spans are then exported.
+ */
+export function applyOtelDefaults(env: NodeJS.ProcessEnv): boolean {
+  const otlpEndpoint = [env.OTEL_EXPORTER_OTLP_ENDPOINT, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT]
+    .map((v) => v?.trim() ?? '')
+    .some((v) => v !== '');
+  const defaults: Record<string, string> = {
+    OTEL_TRACES_EXPORTER: otlpEndpoint ? 'otlp' : 'none',
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+  };
+  for (const [name, value] of Object.entries(defaults)) {
+    if (env[name] === undefined || env[name].trim() === '') env[name] = value;
+  }
+  const traceExporters = (env.OTEL_TRACES_EXPORTER ?? 'none')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+  return !disabled && traceExporters.length > 0 && !traceExporters.includes('none');
+}
+
+/** How long a flush at shutdown waits for the exporter at most. */
+const FLUSH_TIMEOUT_MS = 5_000;
+
+/**
+ * Exports the spans still waiting in the batch processor (at shutdown: the process
+ * exits right after its hooks). Bounded, and a no-op when nothing is exported.
+ */
+export async function flushTelemetry(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
+  if (!tracesExported()) return;
+  const proxy = trace.getTracerProvider() as { getDelegate?(): unknown };
+  const provider = (proxy.getDelegate?.() ?? proxy) as { forceFlush?(): Promise<void> };
+  if (provider.forceFlush === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    provider.forceFlush().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** Whether the running SDK sends spans anywhere (see {@link startTelemetry}). */
+export function tracesExported(): boolean {
+  return running?.exporting ?? false;
+}
+
+/** Requests that get no span (probes and scrapes: many, and nothing to learn). */
+function untraced(url: string | undefined): boolean {
+  return url === '/healthz' || url === '/readyz' || url === '/metrics';
+}
+
+function instrumentations(exporting: boolean): Instrumentation[] {
+  // One SERVER span per incoming request, child of its `traceparent` when given, named
+  // and tagged with the route template it matched (`POST /v1/sessions/:id/...`).
+  const http = new HttpInstrumentation({
+    ignoreIncomingRequestHook: (req) => untraced(req.url),
+    // Without an exporter, outgoing calls stay in the trace but get no spans (nor headers).
+    ignoreOutgoingRequestHook: () => !exporting,
+    applyCustomAttributesOnSpan: (span, req) => {
+      const route = routeTemplate(req);
+      if (route === undefined) return;
+      span.setAttribute('http.route', route);
+      span.updateName(`${(req as IncomingMessage).method ?? 'GET'} ${route}`);
+    },
+  });
+  if (!exporting) return [http];
+  return [
+    http,
+    // fetch (Node's undici): the issuer, its JWKS, approval webhooks. Carries `traceparent`.
+    new UndiciInstrumentation(),
+    // Queries of traced work only: the relay's and the sweepers' polling make no traces
+    // of their own. Parameter values (audit payloads, code) are never recorded.
+    new PgInstrumentation({
+      requireParentSpan: true,
+      ignoreConnectSpans: true,
+      // Statements that cannot take parameters (CREATE ROLE ... PASSWORD for a minted
+      // credential) carry their password as a literal: it stays out of the trace.
+      requestHook: (span, { query }) => {
+        const redacted = withoutSqlPasswords(query.text);
+        if (redacted !== query.text) span.setAttribute('db.query.text', redacted);
+      },
+    }),
+  ];
+}
+
+/** `sql` with the literal of every `PASSWORD '...'` clause replaced by `'[REDACTED]'`. */
+export function withoutSqlPasswords(sql: string): string {
+  if (!/password/i.test(sql)) return sql;
+  return sql.replace(
+    /\bPASSWORD\s+(?:E'(?:[^'\\]|''|\\[\s\S])*'|'(?:[^']|'')*'|\$([A-Za-z_]*)\$[\s\S]*?\$\1\$)/gi,
+    "PASSWORD '[REDACTED]'",
+  );
+}
+
+/**
+ * The route template an incoming request matched (Express sets `req.route` when a Nest
+ * route handled it; the global prefix is part of its path), or undefined.
+ */
+function routeTemplate(req: unknown): string | undefined {
+  const route = (req as { route?: { path?: unknown } }).route;
+  return typeof route?.path === 'string' ? route.path : undefined;
 }
 
 /** The W3C trace context of a span, ready for headers and audit events. */
@@ -132,6 +242,36 @@ export function extractTraceContext(
   base: Context = context.active(),
 ): Context {
   return w3c.extract(base, headers, defaultTextMapGetter);
+}
+
+/**
+ * A context whose active span is the one `trace` describes (a recorded audit trace
+ * context): what a span started later, away from its request, takes as parent.
+ */
+export function contextOf(
+  tc: Pick<TraceContext, 'traceparent' | 'tracestate'> | undefined,
+  base: Context = ROOT_CONTEXT,
+): Context {
+  if (tc === undefined) return base;
+  const headers: Record<string, string> = { traceparent: tc.traceparent };
+  if (tc.tracestate !== undefined) headers.tracestate = tc.tracestate;
+  return w3c.extract(base, headers, defaultTextMapGetter);
+}
+
+/**
+ * `trace_id`, `span_id` and `trace_flags` of the active span, for each log line
+ * (pino's mixin), so that a log line and the trace of its request meet.
+ */
+export function traceLogFields(): Record<string, string> {
+  const span = trace.getSpan(context.active());
+  if (span === undefined) return {};
+  const sc = span.spanContext();
+  if (!isSpanContextValid(sc)) return {};
+  return {
+    trace_id: sc.traceId,
+    span_id: sc.spanId,
+    trace_flags: (sc.traceFlags & 0xff).toString(16).padStart(2, '0'),
+  };
 }
 
 /** The tracer the gateway's own spans come from. */

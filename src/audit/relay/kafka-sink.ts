@@ -9,6 +9,7 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
+import { traceProduce } from '../../telemetry/spans';
 import type { OutboxRecord } from '../audit.repository';
 import { silentAuditLogger, type AuditLogger, type AuditSink } from './audit-sink';
 
@@ -84,11 +85,14 @@ export class KafkaAuditSink implements AuditSink {
     if (records.length === 0) return;
     const producer = await this.ready();
     try {
-      await producer.send({
-        topic: this.options.topic,
-        acks: -1,
-        messages: records.map((r) => this.message(r)),
-      });
+      // PRODUCER spans in the events' own traces, when spans are exported (telemetry/spans.ts).
+      await traceProduce(this.options.topic, this.options.brokers, records, () =>
+        producer.send({
+          topic: this.options.topic,
+          acks: -1,
+          messages: records.map((r) => this.message(r)),
+        }),
+      );
     } catch (err) {
       await this.dropProducer();
       throw err;
