@@ -139,6 +139,9 @@ describe('the OpenAPI contract', () => {
           // purpose, all from 127.0.0.1: the per-address limit on refused
           // authentications (test/e2e/rate-limit.test.ts) would answer 429 to them all.
           RUNGATE_AUTH_FAILURE_LIMIT: '0',
+          // Likewise the request-rate limits: all of it comes from one address, fast.
+          RUNGATE_RATE_LIMIT_PER_PRINCIPAL: '0',
+          RUNGATE_RATE_LIMIT_PER_ADDRESS: '0',
         },
       }),
     ]);

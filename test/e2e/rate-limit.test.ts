@@ -66,3 +66,52 @@ describe('refused authentications per address', () => {
     expect((await getFrom(gw, '127.0.0.4', '/v1/runbooks', good)).status).toBe(200);
   });
 });
+
+describe('requests per person and per address', () => {
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    gw = await startGateway({
+      env: {
+        RUNGATE_RATE_LIMIT_PER_PRINCIPAL: '4',
+        RUNGATE_RATE_LIMIT_PER_ADDRESS: '6',
+        RUNGATE_RATE_LIMIT_WINDOW_SECONDS: '600',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('answers 429 to a person past their limit, on every route, and not to other people', async () => {
+    const alice = await gw.token('alice');
+    const bob = await gw.token('bob');
+    for (const path of ['/v1/runbooks', '/v1/sessions', '/v1/runbooks', '/v1/sessions']) {
+      expect((await getFrom(gw, '127.0.0.5', path, alice)).status).toBe(200);
+    }
+    const limited = await getFrom(gw, '127.0.0.6', '/v1/runbooks', alice);
+    expect(limited.status).toBe(429);
+    expect(limited.body.code).toBe('too_many_requests');
+    expect(Number(limited.retryAfter)).toBeGreaterThan(0);
+    expect(Number(limited.retryAfter)).toBeLessThanOrEqual(600);
+    expect((await getFrom(gw, '127.0.0.6', '/v1/runbooks', bob)).status).toBe(200);
+    // Public routes are not counted.
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+  });
+
+  it('answers 429 to an address past its limit, whoever sends from it', async () => {
+    const carol = await gw.token('carol');
+    const dave = await gw.token('dave');
+    for (const token of [carol, carol, carol, dave, dave, dave]) {
+      expect((await getFrom(gw, '127.0.0.7', '/v1/runbooks', token)).status).toBe(200);
+    }
+    const limited = await getFrom(gw, '127.0.0.7', '/v1/runbooks', dave);
+    expect(limited.status).toBe(429);
+    expect(limited.body.code).toBe('too_many_requests');
+    // Another address is not affected (bob, whose own count is low).
+    expect((await getFrom(gw, '127.0.0.8', '/v1/runbooks', await gw.token('bob'))).status).toBe(
+      200,
+    );
+  });
+});
