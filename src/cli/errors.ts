@@ -34,6 +34,17 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * The command has already printed its whole result (a lint report, say) and only its
+ * exit code is left to give: nothing more is written, not even with `--json`.
+ */
+export class ReportedFailure extends CliError {
+  constructor(exitCode: ExitCode, code: string) {
+    super('', exitCode, code);
+    this.name = 'ReportedFailure';
+  }
+}
+
 /** A usage error found after commander parsed the line (e.g. a malformed `--param`). */
 export function usageError(message: string): CliError {
   return new CliError(message, ExitCode.Usage, 'usage');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
-import { ExitCode } from './errors';
+import { ExitCode, ReportedFailure } from './errors';
 import { failureOf } from './failure';
 import { buildProgram } from './program';
 
@@ -31,6 +31,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     ) {
       return ExitCode.Ok;
     }
+    if (err instanceof ReportedFailure) return err.exitCode;
     const failure = failureOf(err);
     if (failure.message !== '') process.stderr.write(`rungate: ${failure.message}\n`);
     if (json) {

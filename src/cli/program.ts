@@ -12,6 +12,9 @@ import { collectParam, type ParamAssignment } from './params';
 import { abortableDelay, runRunbook } from './run-runbook';
 import { deviceSignIn, revoke } from './signin';
 import { Terminal, table, type Streams } from './terminal';
+import { LINT_FORMATS } from '../curation/lint/format';
+import { runLint, type LintCommandOptions } from './lint-command';
+import { runConvert, runRunbookTests, type RunbookTestCliOptions } from './curation-commands';
 
 /** Where the CLI runs: its streams, environment, and the signal Ctrl-C aborts. */
 export interface CliContext {
@@ -373,6 +376,69 @@ export function buildProgram(ctx: CliContext): Command {
         for (const e of [...fresh.events].reverse()) show(e);
         since = fresh.events[0]?.time ?? since;
       }
+    });
+
+  program
+    .command('convert')
+    .description(
+      'turn a runbook .ipynb into MyST Markdown (.md) or back, keeping cells, ids, tags and metadata',
+    )
+    .argument('<in>', 'a runbook file: .ipynb or .md')
+    .option(
+      '-o, --output <file>',
+      'where to write it ("-" for standard output; default: <in> with the other extension)',
+    )
+    .action(async (input: string, o: { output?: string }, cmd: Command) => {
+      const { term } = setup(cmd);
+      await runConvert(input, o.output, term, ctx.streams);
+    });
+
+  program
+    .command('test')
+    .description(
+      "run a runbook's parameters and read-only cells on a local kernel against non-production targets; fails with the cell and its traceback",
+    )
+    .argument('<runbook>', 'a runbook file, a folder of runbooks, or a catalog id')
+    .option(
+      '--target-env <env>',
+      'environment of the targets to test against (never prod)',
+      'staging',
+    )
+    .option(
+      '--targets <file>',
+      "targets file declaring the test environment's targets (default: RUNGATE_TARGETS_FILE)",
+    )
+    .option(
+      '-p, --param <key=value>',
+      'a parameter value (repeatable); over a folder, for the runbooks that declare it',
+      collectParam,
+      [] as ParamAssignment[],
+    )
+    .addOption(
+      new Option('-f, --format <format>', 'report format')
+        .choices(['text', 'junit'])
+        .default('text'),
+    )
+    .option('-o, --output <file>', 'write the report to this file instead of standard output')
+    .action(async (runbook: string, o: RunbookTestCliOptions, cmd: Command) => {
+      const { term } = setup(cmd);
+      await runRunbookTests(runbook, o, term, ctx);
+    });
+
+  program
+    .command('lint')
+    .description(
+      'check runbooks before they are committed: nbformat, metadata, outputs and secrets, parameters, and untagged cells that change things (no gateway needed)',
+    )
+    .argument('[paths...]', 'runbook files or folders (default: runbooks)')
+    .addOption(
+      new Option('-f, --format <format>', 'report format').choices(LINT_FORMATS).default('text'),
+    )
+    .option('-c, --config <file>', 'rule levels (default: the nearest .rungate-lint.yaml)')
+    .option('-o, --output <file>', 'write the report to this file instead of standard output')
+    .action(async (paths: string[], o: LintCommandOptions, cmd: Command) => {
+      const { json } = cmd.optsWithGlobals<GlobalOptions>();
+      await runLint(paths, json ? { ...o, format: 'json' } : o, ctx.streams, ctx.env);
     });
 
   return program;

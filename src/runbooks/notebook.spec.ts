@@ -226,26 +226,6 @@ describe('parseNotebook', () => {
       'invalid JSON at line 1, column 15: unexpected end of input',
     );
   });
-
-  it('warns about untagged cells that look mutating, and not about tagged ones', () => {
-    const rb = parseValid(
-      newNotebook({
-        cells: [
-          cell({ id: 'sql', source: 'cur.execute("DELETE FROM jobs WHERE stuck")' }),
-          cell({ id: 'http', source: 'shop.post("/api/cache/flush")' }),
-          cell({ id: 'ok', source: 'shop.get("/api/jobs")\n# shop.post("/x") is for later' }),
-          cell({
-            id: 'tagged',
-            source: 'cur.execute("UPDATE jobs SET state = 1")',
-            tags: ['mutating'],
-          }),
-        ],
-      }),
-    );
-    expect(rb.warnings).toHaveLength(2);
-    expect(rb.warnings[0]).toMatch(/^cells\[0\] \(id sql\) looks mutating \(SQL DELETE\)/);
-    expect(rb.warnings[1]).toMatch(/^cells\[1\] \(id http\) looks mutating \(HTTP write\)/);
-  });
 });
 
 describe('normalizeNotebook', () => {

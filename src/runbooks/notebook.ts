@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { describeJsonError } from './json-position';
-import { lintCells } from './lint';
 import { buildParameterSpec, ParameterDefinitionError } from './parameters';
 import type {
   CellClass,
@@ -286,7 +285,6 @@ export function parseNotebook(
         'metadata.rungate.parameters needs a cell tagged "parameters" declaring the defaults',
       );
     }
-    warnings.push(...lintCells(cells));
 
     const normalized = normalizeNotebook(parsed);
     return {

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { RunbookLinter } from './lint';
 import { RunbookFiles } from './runbook-files';
 import { RunbookKernelspecs } from './runbook-kernelspecs';
 import { RunbooksService } from './runbooks.service';
 
 /** The runbook catalog. Needs the global ConfigModule. */
 @Module({
-  providers: [RunbookFiles, RunbookKernelspecs, RunbooksService],
+  providers: [RunbookFiles, RunbookKernelspecs, RunbookLinter, RunbooksService],
   exports: [RunbooksService],
 })
 export class RunbooksModule {}

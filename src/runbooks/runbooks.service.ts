@@ -9,9 +9,10 @@ import { ErrorCode, RungateError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { checkKernelLanguage } from './kernel-language';
-import { parseNotebook } from './notebook';
+import { applyLint, RunbookLinter } from './lint';
 import { RunbookFiles, type StopWatching } from './runbook-files';
 import { RunbookKernelspecs } from './runbook-kernelspecs';
+import { parseRunbookSource } from './runbook-source';
 import type { InvalidRunbook, Runbook } from './runbooks.types';
 
 /** Called with a catalog id whose entry was added, changed, removed or became invalid. */
@@ -40,6 +41,7 @@ export class RunbooksService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly files: RunbookFiles,
     private readonly kernelspecs: RunbookKernelspecs,
+    private readonly linter: RunbookLinter,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -130,17 +132,22 @@ export class RunbooksService implements OnModuleInit, OnModuleDestroy {
     const { dir, maxFileBytes } = this.config.runbooks;
     const found = await this.files.scan(dir, maxFileBytes);
     const languages = this.kernelspecs.languages();
+    // Linted before versions are recorded, so a runbook with lint errors is never served.
+    const lint = await this.linter.lintFiles(found);
     const next = new Map<string, Runbook | InvalidRunbook>();
     for (const file of found) {
       const parsed: Runbook | InvalidRunbook =
         'error' in file
           ? { valid: false, id: file.id, path: file.path, reason: file.error }
-          : parseNotebook(file.id, file.content, {
+          : parseRunbookSource(file.id, file.content, file.format, {
               defaultKernel: this.config.kernels.defaultKernel,
               path: file.path,
             });
       // Checked before versions are recorded, so no kernel-less version is ever served.
-      const entry = parsed.valid ? checkKernelLanguage(parsed, languages) : parsed;
+      const entry = applyLint(
+        parsed.valid ? checkKernelLanguage(parsed, languages) : parsed,
+        lint.get(file.id),
+      );
       if (entry.valid) {
         let seen = this.versions.get(entry.id);
         if (!seen) this.versions.set(entry.id, (seen = new Map()));

@@ -36,7 +36,7 @@ export interface ParameterSpec {
 /** A runbook that passed validation. */
 export interface Runbook {
   valid: true;
-  /** Path under the runbooks dir without `.ipynb`, with `/` separators: `shop/stuck-jobs`. */
+  /** Path under the runbooks dir without `.ipynb` or `.md`, with `/` separators: `shop/stuck-jobs`. */
   id: string;
   /** sha256 (hex) of {@link Runbook.content}. */
   version: string;
