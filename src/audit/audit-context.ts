@@ -12,6 +12,12 @@ export interface AuditRequestScope {
   ip?: string;
   userAgent?: string;
   principal?: Principal;
+  /**
+   * The gateway instance that forwarded this request to the replica holding its
+   * session (a verified forwarding, see src/http/forwarding.ts); `ip` is then the
+   * client's address as that replica saw it.
+   */
+  forwardedBy?: string;
 }
 
 const scopes = new AsyncLocalStorage<AuditRequestScope>();

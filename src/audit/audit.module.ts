@@ -52,16 +52,15 @@ export class AuditRelayRunner implements OnApplicationBootstrap, OnApplicationSh
     });
   }
 
+  private unsubscribe: (() => void) | undefined;
+
   async onApplicationBootstrap(): Promise<void> {
     // Chains leased by a gateway that died keep their events waiting until the lease
-    // runs out; an instance known to be gone has its leases taken over at once.
-    const gone = await this.instance.reapGone();
-    if (gone.length > 0) {
-      await this.repo.releaseLeases(this.db, gone);
-      this.logger.warn(
-        `took over the audit relay work of ${gone.length} gateway instance(s) that are gone`,
-      );
-    }
+    // runs out; those of an instance known to be gone are taken over at once: at
+    // start-up and whenever a heartbeat finds an instance gone (src/db/gateway-instance.ts).
+    await this.instance.reapGone();
+    await this.takeOverGone();
+    this.unsubscribe = this.instance.onGone(() => this.takeOverGone());
     this.audit.attachRelay(this.relay);
     await this.audit.recordNow('gateway.started', {
       details: {
@@ -84,7 +83,17 @@ export class AuditRelayRunner implements OnApplicationBootstrap, OnApplicationSh
     this.logger.log(`audit events go to ${this.relay.sink.destination}`);
   }
 
+  private async takeOverGone(): Promise<void> {
+    const released = await this.repo.releaseLeasesOfStopped(this.db);
+    if (released > 0) {
+      this.logger.warn(
+        `took over the audit relay work of gateway instances that are gone (${released} chain(s))`,
+      );
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    this.unsubscribe?.();
     await this.audit.flushPending();
     this.audit.attachRelay(undefined);
     await this.relay.stop(SHUTDOWN_GRACE_MS);

@@ -323,6 +323,18 @@ export class AuditRepository {
     );
   }
 
+  /**
+   * Releases the leases of gateway instances marked stopped (gone, or stopped without
+   * releasing them): their chains are free for any relay at once. Answers how many.
+   */
+  async releaseLeasesOfStopped(db: Queryable): Promise<number> {
+    const r = await db.query(
+      `DELETE FROM audit_relay_leases l USING gateway_instances g
+        WHERE g.id::text = l.owner AND g.stopped_at IS NOT NULL`,
+    );
+    return r.rowCount ?? 0;
+  }
+
   /** Gives up every lease `owner` holds (at shutdown). */
   async releaseLeases(db: Queryable, owner: string | readonly string[]): Promise<void> {
     const owners = typeof owner === 'string' ? [owner] : [...owner];

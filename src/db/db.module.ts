@@ -3,6 +3,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { Database } from './database';
 import { GatewayInstance } from './gateway-instance';
+import { ReplicaKey } from './replica-key';
 
 const logger = new Logger('Database');
 
@@ -29,8 +30,8 @@ async function openDatabase(config: AppConfig): Promise<Database> {
 }
 
 /**
- * PostgreSQL for every module: {@link Database} (pool, transactions, ping) and this
- * process's {@link GatewayInstance}.
+ * PostgreSQL for every module: {@link Database} (pool, transactions, ping), this
+ * process's {@link GatewayInstance} and the {@link ReplicaKey} replicas share.
  *
  * Shutdown: the connection closes in onApplicationShutdown, the last hook, so
  * modules can still write in onModuleDestroy / beforeApplicationShutdown. The app
@@ -42,15 +43,22 @@ async function openDatabase(config: AppConfig): Promise<Database> {
     { provide: Database, inject: [APP_CONFIG], useFactory: openDatabase },
     {
       provide: GatewayInstance,
-      inject: [Database],
-      useFactory: (db: Database) =>
+      inject: [Database, APP_CONFIG],
+      useFactory: (db: Database, config: AppConfig) =>
         GatewayInstance.register(db, {
+          heartbeatIntervalMs: config.replicas.heartbeatIntervalMs,
+          staleAfterMs: config.replicas.staleAfterMs,
           onHeartbeatError: (err) =>
             logger.warn(`gateway heartbeat failed: ${(err as Error).message}`),
         }),
     },
+    {
+      provide: ReplicaKey,
+      inject: [Database, APP_CONFIG],
+      useFactory: (db: Database, config: AppConfig) => ReplicaKey.load(db, config.replicas.secret),
+    },
   ],
-  exports: [Database, GatewayInstance],
+  exports: [Database, GatewayInstance, ReplicaKey],
 })
 export class DbModule implements OnApplicationShutdown {
   constructor(

@@ -5,8 +5,10 @@ import { actorFromPrincipal, currentAuditScope, runInAuditScope } from '../audit
 import { AuditService } from '../audit/audit.service';
 import type { AuditActor } from '../audit/audit.types';
 import { AuthService } from '../auth/auth.service';
+import { ReplicaKey } from '../db/replica-key';
 import { PolicyService } from '../policy/policy.service';
 import { currentTraceContext } from '../telemetry/otel';
+import { verifyForwarded, wasProxied } from './forwarding';
 
 /**
  * Turns what identity and policy observe into audit events: every authorization
@@ -21,6 +23,7 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
     private readonly audit: AuditService,
     private readonly policy: PolicyService,
     private readonly auth: AuthService,
+    private readonly replicaKey: ReplicaKey,
   ) {}
 
   onModuleInit(): void {
@@ -29,6 +32,9 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
         // List filtering asks once per item; the list call's own decision is the record.
         if (e.kind === 'filter') return;
         const scope = currentAuditScope();
+        // A forwarded command was decided on the replica that received it, and recorded
+        // there: the owner's decision is recorded only when it differs (a refusal).
+        if (scope?.forwardedBy !== undefined && e.decision.allowed) return;
         this.audit.recordSoon('policy.decision', {
           ...decisionPayload(e.decision, e.kind),
           actor: actorFromPrincipal(e.principal, scope ?? {}),
@@ -66,16 +72,23 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
    * Express middleware: opens the audit scope of a request (who, from where) and,
    * when it is a command (anything but a read) or was refused, records an
    * `http.request` event with its result once the response is sent.
+   *
+   * A request proxied to the replica holding its session is recorded by that replica
+   * (one command, one event, with its real result), not by the one that forwarded it;
+   * there, a verified forwarding gives the client's address.
    */
   middleware() {
     return (req: Request, res: Response, next: NextFunction): void => {
-      const scope = { ip: req.ip, userAgent: req.get('user-agent') };
+      const forwarded = verifyForwarded(this.replicaKey, req);
+      const scope = forwarded
+        ? { ip: forwarded.ip, userAgent: req.get('user-agent'), forwardedBy: forwarded.by }
+        : { ip: req.ip, userAgent: req.get('user-agent') };
       const trace = currentTraceContext();
       const started = performance.now();
       runInAuditScope(scope, () => {
         res.once('finish', () => {
           const path = req.originalUrl.split('?')[0];
-          if (!path.startsWith('/v1/')) return;
+          if (!path.startsWith('/v1/') || wasProxied(req)) return;
           if (req.method === 'GET' && res.statusCode < 400) return;
           const principal = currentPrincipalOf(req);
           // Kept on the gateway chain: a session's chain holds its own life only.

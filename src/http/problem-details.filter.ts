@@ -1,3 +1,4 @@
+import { ProxiedAnswer, ResponseProxied } from './forwarding';
 import {
   ArgumentsHost,
   Catch,
@@ -61,7 +62,18 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly log = new Logger('HTTP');
 
   catch(exception: unknown, host: ArgumentsHost): void {
+    // The replica holding the session answered, and its answer went out as it came.
+    if (exception instanceof ResponseProxied) return;
     const ctx = host.switchToHttp();
+    if (exception instanceof ProxiedAnswer) {
+      const res = ctx.getResponse<Response>();
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
+      res.writeHead(exception.status, exception.headers).end(exception.body);
+      return;
+    }
     const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();
     const problem = this.toProblem(exception);

@@ -1,4 +1,4 @@
-import { Controller, Get, Param, ParseUUIDPipe, Res } from '@nestjs/common';
+import { Controller, Get, Param, ParseUUIDPipe, Res, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal } from '../auth';
@@ -7,6 +7,7 @@ import { ErrorCode } from '../common/errors';
 import { ApiUuidParam } from '../http/openapi/api-params';
 import { ApiProblems, GUARDED } from '../http/openapi/api-problems';
 import { Authorize } from '../policy/authorize.decorator';
+import { SessionOwnerInterceptor } from '../sessions/session-owner.interceptor';
 import { SessionResourceResolver } from '../sessions/session-resource.resolver';
 import { REPORT_CSP } from './html-report';
 import { RunRecordsService } from './run-records.service';
@@ -26,6 +27,8 @@ const ON_EXPORT = [
 @ApiTags('sessions')
 @ApiBearerAuth()
 @Controller('sessions')
+// Answered by the replica holding the session (it may hold what the database does not yet).
+@UseInterceptors(SessionOwnerInterceptor)
 export class RunRecordsController {
   constructor(private readonly records: RunRecordsService) {}
 

@@ -3,7 +3,9 @@
  * limits, started on a pinned runbook version with read-only credentials and a
  * kernel, given a new kernel after a death, and ended (on request, when idle too
  * long, at its maximum lifetime, at shutdown) with its kernel, credentials and open
- * approvals gone. Sessions of a previous process are marked lost at start-up.
+ * approvals gone. Sessions of a gateway instance that is gone (this process's previous
+ * incarnation, or another replica that died) are marked lost, at start-up and by the
+ * survivors within the staleness bound.
  */
 import {
   Inject,
@@ -52,6 +54,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   private readonly log = new Logger(SessionLifecycle.name);
   private readonly runtimes = new Map<string, SessionRuntime>();
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -70,31 +73,84 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const reason = 'the gateway restarted and the session kernel is gone';
+    // Instances that died (this process's previous incarnation among them) are marked
+    // stopped first: only their sessions are lost; other replicas' stay as they are.
+    await this.instance.reapGone();
+    await this.takeOverGone();
+    this.unsubscribe.push(
+      this.instance.onGone(() => this.takeOverGone()),
+      this.instance.onFenced(() => this.dropFenced()),
+    );
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  /**
+   * What a gateway instance that is gone held: its open sessions are marked lost (their
+   * running execution abandoned, queued ones cancelled, `session.ended`), and the
+   * credentials minted for sessions that are over are revoked on the targets. Runs at
+   * start-up and after each heartbeat that found an instance gone, on every replica;
+   * each session is marked lost once.
+   */
+  async takeOverGone(): Promise<void> {
+    const reason =
+      'the gateway replica holding the session kernel died or restarted: the kernel is gone';
     let left = 0;
-    const lost = await this.repo.markOpenSessionsLost(reason, async (tx, sessions, abandoned) => {
-      left = abandoned.length;
-      for (const s of sessions) {
-        // In chain order: what became of its cell, then the session's end.
-        for (const a of abandoned.filter((x) => x.execution.sessionId === s.id)) {
-          await this.audit.executionAbandoned(tx, s, a);
+    const lost = await this.repo.markOrphanedSessionsLost(
+      reason,
+      async (tx, sessions, abandoned) => {
+        left = abandoned.length;
+        for (const s of sessions) {
+          // In chain order: what became of its cell, then the session's end.
+          for (const a of abandoned.filter((x) => x.execution.sessionId === s.id)) {
+            await this.audit.executionAbandoned(tx, s, a);
+          }
+          await this.audit.sessionEnded(tx, s, reason, true);
         }
-        await this.audit.sessionEnded(tx, s, reason, true);
-      }
-    });
+      },
+    );
     if (lost.length > 0) {
       this.log.warn(
         { sessions: lost.map((s) => s.id) },
         `marked ${lost.length} session(s) lost and ${left} execution(s) abandoned`,
       );
     }
-    // Credentials minted for sessions that are over (a crash left them) are revoked now.
-    const swept = await this.targets.sweepOrphans(async (id) => this.repo.isOpen(id));
+    // Credentials minted for sessions that are over (a crash left them) are revoked now;
+    // those of open sessions, on this replica or another, stay.
+    const swept = await this.targets.sweepOrphans(async (id) => this.repo.mayHoldCredentials(id));
     if (swept.dropped.length > 0 || swept.failed.length > 0) {
       this.log.warn(swept, 'swept credentials left by sessions that are over');
     }
-    this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
-    this.sweeper.unref();
+  }
+
+  /**
+   * The other replicas presumed this one dead (it was silent past the staleness bound)
+   * and marked its sessions lost: their kernels and credentials are dropped here too,
+   * without recording anything more (their end is recorded already).
+   */
+  private async dropFenced(): Promise<void> {
+    const held = [...this.runtimes.values()];
+    if (held.length === 0) return;
+    this.log.error(
+      { sessions: held.map((rt) => rt.id) },
+      'the other replicas presumed this one dead and took its sessions over; dropping them',
+    );
+    await Promise.allSettled(
+      held.map(async (rt) => {
+        rt.ending = true;
+        this.runtimes.delete(rt.id);
+        await rt.executions.cancel();
+        await this.binding.release(rt.unbindKernel());
+        await rt.credentials.release();
+        rt.emit({
+          type: 'session.state',
+          session: rt.id,
+          state: 'lost',
+          reason: 'the session was taken over by another gateway replica',
+        });
+        rt.events.complete();
+      }),
+    );
   }
 
   /**
@@ -106,6 +162,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
    */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    for (const u of this.unsubscribe.splice(0)) u();
     this.instance.drain();
     const held = [...this.runtimes.values()];
     await this.drain(held, this.config.sessions.shutdownGraceMs);
@@ -334,6 +391,14 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   /** Closes the record of a session open in the database but not held here (its kernel is gone). */
   async endStored(s: SessionRecord, reason: string): Promise<void> {
     if (isSessionOver(s.state)) return;
+    const owner = await this.repo.ownerOf(s.id);
+    if (owner && owner.running && owner.instanceId !== this.instance.id) {
+      // Its kernel may still run there (a replica this one cannot reach is not dead).
+      throw new RungateError(
+        ErrorCode.Conflict,
+        `session ${s.id} is held by another gateway replica that cannot be reached now; it is marked lost once that replica is presumed dead`,
+      );
+    }
     await this.repo
       .transaction(async (tx) => {
         await this.repo.setSessionState(s.id, 'ended', { endReason: reason }, tx);

@@ -17,7 +17,7 @@ const SESSION_TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]
 const EXECUTION_TRANSITIONS: Readonly<Record<ExecutionState, readonly ExecutionState[]>> = {
   // `abandoned` is written by a later gateway process for one that went away mid-cell;
   // from `queued` too, as the `running` mark is written beside the kernel's work and a
-  // crash may lose it (see SessionsRepository.markOpenSessionsLost).
+  // crash may lose it (see SessionsRepository.markOrphanedSessionsLost).
   queued: ['running', 'cancelled', 'abandoned'],
   running: ['ok', 'error', 'interrupted', 'kernel_died', 'abandoned'],
   ok: [],

@@ -8,8 +8,10 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
+  Req,
   Res,
   Sse,
+  UseInterceptors,
   type MessageEvent,
 } from '@nestjs/common';
 import {
@@ -23,7 +25,7 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { Observable, interval, map, merge, share, takeUntil, last } from 'rxjs';
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
@@ -49,6 +51,8 @@ import {
   SessionDetailDto,
   SessionListDto,
 } from './dto/session.responses';
+import { ReplicaProxy } from './replica-proxy';
+import { SessionOwnerInterceptor, SessionOwners } from './session-owner.interceptor';
 import { SessionsService } from './sessions.service';
 import {
   executionView,
@@ -86,6 +90,8 @@ export class SessionsController {
   constructor(
     private readonly sessions: SessionsService,
     private readonly policy: PolicyService,
+    private readonly owners: SessionOwners,
+    private readonly proxy: ReplicaProxy,
   ) {}
 
   @Post()
@@ -141,6 +147,7 @@ export class SessionsController {
   }
 
   @Get(':id')
+  @UseInterceptors(SessionOwnerInterceptor)
   @Authorize('session:read', SessionResourceResolver)
   @ApiOperation({ summary: 'A session with its cells and executions' })
   @ApiSessionId()
@@ -151,6 +158,7 @@ export class SessionsController {
   }
 
   @Delete(':id')
+  @UseInterceptors(SessionOwnerInterceptor)
   @Authorize('cell:execute', SessionResourceResolver)
   @ApiOperation({ summary: 'End a session; its kernel is shut down' })
   @ApiSessionId()
@@ -164,6 +172,7 @@ export class SessionsController {
   }
 
   @Post(':id/cells/:cellId/execute')
+  @UseInterceptors(SessionOwnerInterceptor)
   @HttpCode(200)
   @Authorize('cell:execute', CellResourceResolver)
   // Breaking glass is a decision: it needs a recent sign-in, like approving.
@@ -214,6 +223,7 @@ export class SessionsController {
   }
 
   @Post(':id/run')
+  @UseInterceptors(SessionOwnerInterceptor)
   @HttpCode(200)
   @Authorize('cell:execute', SessionResourceResolver)
   @ApiOperation({
@@ -236,6 +246,7 @@ export class SessionsController {
   }
 
   @Post(':id/interrupt')
+  @UseInterceptors(SessionOwnerInterceptor)
   @Authorize('cell:execute', SessionResourceResolver)
   @HttpCode(200)
   @ApiOperation({ summary: 'Interrupt the running cell and drop the queued ones' })
@@ -252,6 +263,7 @@ export class SessionsController {
   }
 
   @Post(':id/kernel')
+  @UseInterceptors(SessionOwnerInterceptor)
   @Authorize('cell:execute', SessionResourceResolver)
   @HttpCode(200)
   @ApiOperation({ summary: 'Attach a new kernel (after the old one died); parameters run again' })
@@ -266,6 +278,7 @@ export class SessionsController {
   }
 
   @Get(':id/executions/:executionId')
+  @UseInterceptors(SessionOwnerInterceptor)
   @Authorize('session:read', SessionResourceResolver)
   @ApiOperation({ summary: 'One execution with its recorded outputs' })
   @ApiSessionId()
@@ -312,7 +325,17 @@ export class SessionsController {
     },
   })
   @ApiProblems(...ON_SESSION)
-  async stream(@Param('id', ParseUUIDPipe) id: string): Promise<Observable<MessageEvent>> {
+  async stream(
+    @Param('id', ParseUUIDPipe) id: string,
+    @Req() req: Request,
+  ): Promise<Observable<MessageEvent>> {
+    // Held by another replica: its stream, proxied (see SessionOwnerInterceptor).
+    const owner = await this.owners.elsewhere(req, id);
+    if (owner !== undefined && req.res) {
+      const remote = await this.proxy.events(req, req.res, owner);
+      if (remote !== 'unreachable') return remote;
+      this.owners.unreachable(id, owner);
+    }
     const events = (await this.sessions.stream(id)).pipe(
       map((e): MessageEvent => ({ type: e.type, data: e })),
       share(),

@@ -25,6 +25,8 @@ import { RunRecordsController } from '../records/run-records.controller';
 import { RunRecordsService } from '../records/run-records.service';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
+import { ReplicaProxy } from './replica-proxy';
+import { SessionOwnerInterceptor, SessionOwners } from './session-owner.interceptor';
 
 @Module({
   imports: [
@@ -55,7 +57,10 @@ import { SessionsService } from './sessions.service';
     SessionResourceResolver,
     CellResourceResolver,
     StartSessionResourceResolver,
+    ReplicaProxy,
+    SessionOwners,
+    SessionOwnerInterceptor,
   ],
-  exports: [SessionsService],
+  exports: [SessionsService, SessionOwners, SessionOwnerInterceptor, ReplicaProxy],
 })
 export class SessionsModule {}

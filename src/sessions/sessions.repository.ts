@@ -61,6 +61,15 @@ export interface AbandonedExecution {
   readonly instance: string;
 }
 
+/** The gateway instance holding an open session's kernel. */
+export interface SessionOwner {
+  readonly instanceId: string;
+  /** Not marked stopped (it may still have died since its last heartbeat). */
+  readonly running: boolean;
+  /** Where the other replicas reach it, once it listens. */
+  readonly advertiseUrl: string | undefined;
+}
+
 export interface NewSession {
   id: string;
   runbookId: string;
@@ -157,6 +166,44 @@ export class SessionsRepository {
     return r.rows[0]?.open ?? false;
   }
 
+  /**
+   * Whether the credentials minted for session `id` may still be in use: its session
+   * is open, or not recorded yet (a replica mints a session's credentials before it
+   * inserts the session; such roles left by a crash expire at their VALID UNTIL).
+   */
+  async mayHoldCredentials(id: string): Promise<boolean> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
+    const r = await this.db.query<{ open: boolean }>(
+      `SELECT state NOT IN ('ended', 'lost') AS open FROM sessions WHERE id = $1`,
+      [id],
+    );
+    return r.rows[0]?.open ?? true;
+  }
+
+  /**
+   * Who holds an open session's kernel: the instance, whether it runs (not marked
+   * stopped) and where the others reach it. Undefined for an unknown or finished session.
+   */
+  async ownerOf(id: string): Promise<SessionOwner | undefined> {
+    const r = await this.db.query<{
+      instance_id: string;
+      advertise_url: string | null;
+      running: boolean | null;
+    }>(
+      `SELECT s.instance_id, g.advertise_url, g.stopped_at IS NULL AS running
+         FROM sessions s LEFT JOIN gateway_instances g ON g.id::text = s.instance_id
+        WHERE s.id = $1 AND s.state NOT IN ('ended', 'lost')`,
+      [id],
+    );
+    const row = r.rows[0];
+    if (!row) return undefined;
+    return {
+      instanceId: row.instance_id,
+      running: row.running === true,
+      advertiseUrl: row.advertise_url ?? undefined,
+    };
+  }
+
   async findSession(id: string): Promise<SessionRecord | undefined> {
     const r = await this.db.query<SessionRow>('SELECT * FROM sessions WHERE id = $1', [id]);
     return r.rows[0] ? toSession(r.rows[0]) : undefined;
@@ -212,19 +259,20 @@ export class SessionsRepository {
   }
 
   /**
-   * Sessions a previous gateway process left open: their kernels died with it.
-   * `onLost` runs in the same transaction (to record why each one ended).
+   * Marks lost every open session whose gateway instance is gone (stopped, or never
+   * registered: `GatewayInstance.reapGone` marks stopped the instances that died), in
+   * one transaction with what `onLost` records. Sessions of running instances, this
+   * one included, are left alone. Any replica may run this at any time: a session is
+   * marked lost once (the update skips rows another replica marked first).
+   *
+   * Cells run one at a time in order, so only a session's first unfinished execution
+   * can have reached its kernel: whether it ran, or ran to its end, is unknown (its
+   * `running` mark may not have been written), so it is `abandoned`, never
+   * `cancelled`; the executions queued behind it never ran and are cancelled. `onLost`
+   * receives the sessions, each abandoned execution and the instance that held its
+   * session.
    */
-  /**
-   * Marks lost every session a previous gateway process left open, in one transaction
-   * with what `onLost` records. Cells run one at a time in order, so only a session's
-   * first unfinished execution can have reached its kernel: whether it ran, or ran to
-   * its end, is unknown (its `running` mark may not have been written), so it is
-   * `abandoned`, never `cancelled`; the executions queued behind it never ran and are
-   * cancelled. `onLost` receives the sessions, each abandoned execution and the
-   * instance that held its session.
-   */
-  async markOpenSessionsLost(
+  async markOrphanedSessionsLost(
     reason: string,
     onLost: (
       tx: Queryable,
@@ -234,8 +282,11 @@ export class SessionsRepository {
   ): Promise<SessionRecord[]> {
     return this.db.transaction(async (tx) => {
       const r = await tx.query<SessionRow>(
-        `UPDATE sessions SET state = 'lost', ended_at = now(), end_reason = $1
-         WHERE state NOT IN ('ended', 'lost') RETURNING *`,
+        `UPDATE sessions s SET state = 'lost', ended_at = now(), end_reason = $1
+         WHERE s.state NOT IN ('ended', 'lost')
+           AND NOT EXISTS (SELECT 1 FROM gateway_instances g
+                            WHERE g.id::text = s.instance_id AND g.stopped_at IS NULL)
+         RETURNING *`,
         [reason],
       );
       const lost = r.rows.map(toSession);

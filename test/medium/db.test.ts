@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,9 @@ import { Database, type DatabaseLogger, type Queryable } from '../../src/db/data
 import { DbModule } from '../../src/db/db.module';
 import { GatewayInstance } from '../../src/db/gateway-instance';
 import { MigrationError, loadMigrations } from '../../src/db/migrations';
+import { ReplicaKey } from '../../src/db/replica-key';
 import { SqlState, isSqlError } from '../../src/db/pg-errors';
+import { waitFor } from '../support/net';
 import { createDatabase } from '../support/postgres';
 
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -425,7 +428,138 @@ describe(GatewayInstance.name, () => {
       await db.close();
     }
   });
+
+  describe('replicas', () => {
+    let db: Database;
+    beforeAll(async () => {
+      db = await Database.open(
+        serverOptions(await createDatabase(inject('postgresUrl'), 'replicas')),
+      );
+      await db.migrate();
+    });
+    afterAll(async () => {
+      await db.close();
+    });
+
+    /** A row for another gateway process: elsewhere, silent for `silentSeconds`. */
+    async function other(host: string, pid: number, silentSeconds: number): Promise<string> {
+      const id = randomUUID();
+      await db.query(
+        `INSERT INTO gateway_instances (id, host, pid, heartbeat_at)
+         VALUES ($1, $2, $3, now() - make_interval(secs => $4))`,
+        [id, host, pid, silentSeconds],
+      );
+      return id;
+    }
+
+    it('reaps instances silent past the staleness bound, its own earlier incarnation and dead local processes, and no other', async () => {
+      const me = await GatewayInstance.register(db, { staleAfterMs: 5_000 });
+      try {
+        const stale = await other('elsewhere', 4242, 10);
+        const fresh = await other('elsewhere', 4242, 1);
+        const earlier = await other(me.host, process.pid, 1);
+        const dead = await other(me.host, 2 ** 22 + 7, 1);
+        const gone = await me.reapGone();
+        expect(gone.sort()).toEqual([stale, earlier, dead].sort());
+        const { rows } = await db.query<{ id: string }>(
+          'SELECT id FROM gateway_instances WHERE stopped_at IS NULL AND id = ANY($1::uuid[])',
+          [[stale, fresh, earlier, dead, me.id]],
+        );
+        expect(rows.map((r) => r.id).sort()).toEqual([fresh, me.id].sort());
+        // Stopped once: the next look finds nothing new.
+        expect(await me.reapGone()).toEqual([]);
+      } finally {
+        await me.stop();
+      }
+    });
+
+    it('tells its listeners at the heartbeat that finds an instance gone', async () => {
+      const me = await GatewayInstance.register(db, {
+        heartbeatIntervalMs: 50,
+        staleAfterMs: 60_000,
+      });
+      try {
+        const told = new Promise<void>((resolve) => me.onGone(resolve));
+        await other(me.host, 2 ** 22 + 9, 0);
+        await expect(withDeadline(told, 5_000)).resolves.toBeUndefined();
+      } finally {
+        await me.stop();
+      }
+    });
+
+    it('drops what it held when the others presumed it dead, then runs again', async () => {
+      const me = await GatewayInstance.register(db, { heartbeatIntervalMs: 50 });
+      try {
+        const fenced = new Promise<void>((resolve) => me.onFenced(resolve));
+        await db.query('UPDATE gateway_instances SET stopped_at = now() WHERE id = $1', [me.id]);
+        await expect(withDeadline(fenced, 5_000)).resolves.toBeUndefined();
+        await waitFor(
+          'the instance to run again',
+          async () =>
+            (
+              await db.query(
+                'SELECT 1 FROM gateway_instances WHERE id = $1 AND stopped_at IS NULL',
+                [me.id],
+              )
+            ).rows.length === 1,
+          5_000,
+          20,
+        );
+      } finally {
+        await me.stop();
+      }
+    });
+
+    it('records where the others reach it', async () => {
+      const me = await GatewayInstance.register(db);
+      try {
+        await me.advertise('http://10.0.0.7:8080');
+        const { rows } = await db.query<{ advertise_url: string }>(
+          'SELECT advertise_url FROM gateway_instances WHERE id = $1',
+          [me.id],
+        );
+        expect(rows).toEqual([{ advertise_url: 'http://10.0.0.7:8080' }]);
+        expect(me.advertiseUrl).toBe('http://10.0.0.7:8080');
+      } finally {
+        await me.stop();
+      }
+    });
+  });
 });
+
+describe(ReplicaKey.name, () => {
+  it('is the configured secret, or one random key every replica on the database shares', async () => {
+    const db = await Database.open(
+      serverOptions(await createDatabase(inject('postgresUrl'), 'replica_key')),
+    );
+    try {
+      await db.migrate();
+      const [first, second] = [
+        await ReplicaKey.load(db, undefined),
+        await ReplicaKey.load(db, undefined),
+      ];
+      const mac = first.sign('one command');
+      expect(second.verify('one command', mac)).toBe(true);
+      expect(second.verify('another command', mac)).toBe(false);
+      const configured = await ReplicaKey.load(db, 'shared-by-the-operator');
+      expect(configured.verify('one command', mac)).toBe(false);
+      expect(ReplicaKey.of('shared-by-the-operator').verify('x', configured.sign('x'))).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+/** `p`, or a rejection once `ms` have passed. */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 describe(DbModule.name, () => {
   it('provides a migrated Database and records this instance until the app closes', async () => {

@@ -20,6 +20,7 @@ const SECRETS = {
   kafkaSaslPassword: 'KAFKA_SASL_PASSWORD',
   approvalWebhookSecret: 'RUNGATE_APPROVAL_WEBHOOK_SECRET',
   cursorSecret: 'RUNGATE_CURSOR_SECRET',
+  replicaSecret: 'RUNGATE_REPLICA_SECRET',
 } as const;
 
 interface Manifest {
@@ -127,7 +128,7 @@ async function fullValues(): Promise<{ file: string; runbooks: Record<string, st
     ]),
   );
   const values = {
-    replicaCount: 1,
+    replicaCount: 3,
     config: {
       RUNGATE_PUBLIC_URL: 'https://rungate.test.example',
       OIDC_ISSUER: 'https://idp.test.example',
@@ -280,6 +281,20 @@ describe('Helm chart deploy/helm/rungate', () => {
       ]);
     });
 
+    it('runs several replicas with a rolling update, each advertising its pod IP', () => {
+      const deployment = only(manifests, 'Deployment');
+      expect(deployment.spec).toMatchObject({
+        replicas: 3,
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      });
+      const env = envOf(gateway(podOf(manifests)));
+      expect(env.get('POD_IP')).toEqual({
+        name: 'POD_IP',
+        valueFrom: { fieldRef: { fieldPath: 'status.podIP' } },
+      });
+      expect(env.get('RUNGATE_ADVERTISE_URL')?.value).toBe('http://$(POD_IP):8080');
+    });
+
     it('mounts each secret read-only as a file and names it by <NAME>_FILE', () => {
       const pod = podOf(manifests);
       const c = gateway(pod);
@@ -306,7 +321,12 @@ describe('Helm chart deploy/helm/rungate', () => {
     it('puts no secret in a manifest: no Secret object, no secret in env or ConfigMap', () => {
       expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
       const c = gateway(podOf(manifests));
-      for (const e of c.env ?? []) expect(e.valueFrom, e.name).toBeUndefined();
+      // Only the pod's own IP comes from elsewhere (the address replicas reach it at).
+      for (const e of c.env ?? []) {
+        if (e.name === 'POD_IP')
+          expect(e.valueFrom).toEqual({ fieldRef: { fieldPath: 'status.podIP' } });
+        else expect(e.valueFrom, e.name).toBeUndefined();
+      }
       expect(c.envFrom?.some((f) => f.secretRef !== undefined)).toBe(false);
       const config = only(manifests, 'ConfigMap', 'rg-rungate');
       for (const name of Object.keys(config.data ?? {})) {
@@ -352,6 +372,12 @@ describe('Helm chart deploy/helm/rungate', () => {
       const refused = render('--set', `config.${name}=postgresql://u:p@db/rungate`);
       await expect(refused, name).rejects.toThrow(/secrets are not set in `config`/);
     }
+  });
+
+  it('refuses several replicas without a shared database', async () => {
+    await expect(render('--set', 'replicaCount=2')).rejects.toThrow(
+      /replicaCount above 1 needs a shared PostgreSQL/,
+    );
   });
 
   it('refuses policies without the model or the policy', async () => {

@@ -52,6 +52,7 @@ oidcWebClientSecret: OIDC_WEB_CLIENT_SECRET
 kafkaSaslPassword: KAFKA_SASL_PASSWORD
 approvalWebhookSecret: RUNGATE_APPROVAL_WEBHOOK_SECRET
 cursorSecret: RUNGATE_CURSOR_SECRET
+replicaSecret: RUNGATE_REPLICA_SECRET
 {{- end }}
 
 {{/* Where the secret that sets variable NAME is mounted. */}}
