@@ -49,11 +49,12 @@ RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error && npm cache clean -
 
 # ---- base: what the gateway runs on -------------------------------------------------
 # python3 for the kernels, bubblewrap for the sandbox, util-linux for prlimit and
-# setpriv (the launch chain), tini as PID 1 so that every exited process is reaped.
+# setpriv (the launch chain), tini as PID 1 so that every exited process is reaped,
+# git for a catalog that follows a Git repository (RUNGATE_RUNBOOKS_GIT_URL).
 FROM ${NODE_IMAGE} AS base
 RUN apt-get update \
   && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    bubblewrap ca-certificates python3 python3-venv tini util-linux \
+    bubblewrap ca-certificates git python3 python3-venv tini util-linux \
   && rm -rf /var/lib/apt/lists/*
 
 # ---- kernel-env: the kernels' virtual environment (kernels/requirements.txt) --------

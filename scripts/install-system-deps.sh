@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the gateway's tests need, from Debian: a PostgreSQL server,
 # Python's venv module, Java with Maven for the Kafka broker, bubblewrap for
-# the kernel sandbox, and Chromium for the web app's browser tests. Installs only
+# the kernel sandbox, git for the catalog, and Chromium for the web app's browser tests. Installs only
 # what is missing, so it is cheap on a machine that has them.
 set -euo pipefail
 missing=()
@@ -12,6 +12,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # The browser the web app's end-to-end tests drive (playwright-core brings no browser).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# git, which the catalog uses to follow a Git repository (RUNGATE_RUNBOOKS_GIT_URL).
+command -v git >/dev/null 2>&1 || missing+=(git)
 # promtool, which checks and unit-tests the alert rules in deploy/prometheus/.
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -33,7 +33,13 @@ const defs: Record<string, Schema> = {
     ip: str,
     user_agent: str,
   }),
-  runbook: object(['id', 'version'], { id: nonEmpty, version: nonEmpty }),
+  runbook: object(['id', 'version'], { id: nonEmpty, version: nonEmpty, commit: ref('commit') }),
+  commit: { type: 'string', pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' },
+  catalogEntry: object(['id', 'version'], {
+    id: nonEmpty,
+    version: nonEmpty,
+    commit: ref('commit'),
+  }),
   cell: object(['id', 'sha256', 'class'], {
     id: nonEmpty,
     index: { type: 'integer', minimum: 0 },
@@ -318,6 +324,33 @@ const TYPES: { readonly [T in AuditEventType]: TypeSchema } = {
       session,
       runbook: ref('runbook'),
       details: object(['format'], { format: { enum: ['ipynb', 'html'] } }),
+    },
+  },
+  'catalog.updated': {
+    required: ['outcome', 'details'],
+    properties: {
+      outcome: ref('outcome'),
+      details: object(['source', 'instance', 'added', 'changed', 'removed', 'invalid'], {
+        source: { enum: ['git', 'folder'] },
+        commit: ref('commit'),
+        previous_commit: ref('commit'),
+        instance: nonEmpty,
+        added: { type: 'array', items: ref('catalogEntry') },
+        changed: {
+          type: 'array',
+          items: object(['id', 'version', 'previous_version'], {
+            id: nonEmpty,
+            version: nonEmpty,
+            commit: ref('commit'),
+            previous_version: nonEmpty,
+          }),
+        },
+        removed: { type: 'array', items: ref('catalogEntry') },
+        invalid: {
+          type: 'array',
+          items: object(['id', 'reason'], { id: nonEmpty, reason: str }),
+        },
+      }),
     },
   },
 };

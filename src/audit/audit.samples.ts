@@ -279,4 +279,30 @@ export const AUDIT_SAMPLES: { readonly [T in AuditEventType]: AuditPayload<T> } 
     runbook: RUNBOOK,
     details: { format: 'ipynb' },
   },
+  'catalog.updated': {
+    outcome: { result: 'success' },
+    details: {
+      source: 'git',
+      commit: '5d2c9a7e1b3f4a6c8d0e2f4a6b8c0d2e4f6a8b0c',
+      previous_commit: '1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a9b',
+      instance: '0190f3c1-0000-7000-8000-0000000000aa',
+      added: [
+        {
+          id: 'shop/refund-stuck',
+          version: 'b0a7ed00b0a7ed00b0a7ed00b0a7ed00b0a7ed00b0a7ed00b0a7ed00b0a7ed00',
+          commit: '5d2c9a7e1b3f4a6c8d0e2f4a6b8c0d2e4f6a8b0c',
+        },
+      ],
+      changed: [
+        {
+          ...RUNBOOK,
+          version: 'decaf000decaf000decaf000decaf000decaf000decaf000decaf000decaf000',
+          commit: '5d2c9a7e1b3f4a6c8d0e2f4a6b8c0d2e4f6a8b0c',
+          previous_version: RUNBOOK.version,
+        },
+      ],
+      removed: [],
+      invalid: [],
+    },
+  },
 };

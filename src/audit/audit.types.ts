@@ -42,6 +42,16 @@ export interface AuditRunbook {
   readonly id: string;
   /** sha256 of the normalized notebook. */
   readonly version: string;
+  /** With a Git catalog: the commit that last changed the runbook's file (`git log -1`). */
+  readonly commit?: string;
+}
+
+/** A runbook version named in a catalog change. */
+export interface AuditCatalogEntry {
+  readonly id: string;
+  readonly version: string;
+  /** The commit it was read at (Git catalog). */
+  readonly commit?: string;
 }
 
 export type AuditCellClass = 'read-only' | 'mutating' | 'parameters';
@@ -271,6 +281,28 @@ export interface AuditEventCatalog {
       readonly started_at?: string;
     };
   };
+  /**
+   * The catalog this gateway serves changed (a new commit of the followed Git ref, or
+   * files changed in the folder): which runbooks became runnable, changed version or
+   * stopped being runnable. Recorded on the gateway chain by the system actor.
+   */
+  'catalog.updated': {
+    readonly outcome: AuditOutcome;
+    readonly details: {
+      /** `git` (RUNGATE_RUNBOOKS_GIT_URL) or `folder` (RUNGATE_RUNBOOKS_DIR). */
+      readonly source: 'git' | 'folder';
+      /** The commit now served (Git), and the one served before. */
+      readonly commit?: string;
+      readonly previous_commit?: string;
+      /** The gateway instance whose catalog changed (each replica reads the source itself). */
+      readonly instance: string;
+      readonly added: readonly AuditCatalogEntry[];
+      readonly changed: ReadonlyArray<AuditCatalogEntry & { readonly previous_version: string }>;
+      readonly removed: readonly AuditCatalogEntry[];
+      /** Runbooks listed but invalid after the change, with the reason (not runnable). */
+      readonly invalid: ReadonlyArray<{ readonly id: string; readonly reason: string }>;
+    };
+  };
   /** Somebody took a session's run record away (GET /v1/sessions/{id}/notebook or /report). */
   'session.exported': {
     readonly session: string;
@@ -388,6 +420,7 @@ export const AUDIT_EVENT_TYPES = [
   // Last, so the documented examples of the types above keep their ids.
   'cell.execution.abandoned',
   'session.exported',
+  'catalog.updated',
 ] as const satisfies readonly AuditEventType[];
 
 // Fails to compile when a catalogue type is missing from the list above.
@@ -457,6 +490,7 @@ export const DEFAULT_SEVERITY: { readonly [T in AuditEventType]: AuditSeverity }
   'auth.web_session.ended': 'info',
   'cell.execution.abandoned': 'warning',
   'session.exported': 'info',
+  'catalog.updated': 'info',
 };
 
 /** The gateway acting on its own. */

@@ -34,6 +34,11 @@ export const Actions = [
   'audit:read',
   /** Read the policy in force and its health. */
   'policy:read',
+  /**
+   * Make the catalog fetch its Git ref now (`POST /v1/catalog/refresh`, a push
+   * webhook): it loads only what the configured ref holds, never a caller's content.
+   */
+  'catalog:refresh',
 ] as const;
 
 /** One of {@link Actions}. */

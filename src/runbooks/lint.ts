@@ -42,8 +42,12 @@ export class RunbookLinter {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
-  async lintFiles(files: readonly RunbookFile[]): Promise<Map<string, CatalogLint>> {
-    const lintConfig = this.lintConfig();
+  async lintFiles(
+    files: readonly RunbookFile[],
+    /** The catalog folder whose `.rungate-lint.yaml` applies (a Git catalog: the commit's). */
+    dir: string = this.config.runbooks.dir,
+  ): Promise<Map<string, CatalogLint>> {
+    const lintConfig = this.lintConfig(dir);
     const configKey = JSON.stringify([lintConfig.levels, lintConfig.allowSecrets.map(String)]);
     const out = new Map<string, CatalogLint>();
     const todo: Array<{ id: string; key: string; input: LintInput }> = [];
@@ -101,8 +105,8 @@ export class RunbookLinter {
     return out;
   }
 
-  private lintConfig(): LintConfig {
-    const file = join(this.config.runbooks.dir, LINT_CONFIG_FILE);
+  private lintConfig(dir: string): LintConfig {
+    const file = join(dir, LINT_CONFIG_FILE);
     if (!existsSync(file)) return defaultLintConfig();
     try {
       return loadLintConfig(file);

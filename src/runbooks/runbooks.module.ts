@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { GitCatalogSource } from './git-catalog';
 import { RunbookLinter } from './lint';
 import { RunbookFiles } from './runbook-files';
 import { RunbookKernelspecs } from './runbook-kernelspecs';
@@ -6,7 +7,7 @@ import { RunbooksService } from './runbooks.service';
 
 /** The runbook catalog. Needs the global ConfigModule. */
 @Module({
-  providers: [RunbookFiles, RunbookKernelspecs, RunbookLinter, RunbooksService],
+  providers: [GitCatalogSource, RunbookFiles, RunbookKernelspecs, RunbookLinter, RunbooksService],
   exports: [RunbooksService],
 })
 export class RunbooksModule {}

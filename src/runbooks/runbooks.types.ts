@@ -57,6 +57,33 @@ export interface Runbook {
   warnings: string[];
   /** The normalized notebook JSON (see `normalizeNotebook`); store it to re-parse this exact version. */
   content: string;
+  /**
+   * With a Git catalog: the commit that last changed the runbook's file in the history
+   * of the commit the catalog read (the same on every replica). A later commit that
+   * leaves the normalized content as it was keeps the version and this commit.
+   */
+  commit?: string;
+}
+
+/** A runbook version as the catalog names it in a change. */
+export interface CatalogVersionRef {
+  readonly id: string;
+  readonly version: string;
+  readonly commit?: string;
+}
+
+/** What one reload of the catalog changed; runnable (valid) versions only. */
+export interface CatalogUpdate {
+  /** The commit now served, with a Git catalog. */
+  readonly commit?: string;
+  /** The commit served before, when there was one. */
+  readonly previousCommit?: string;
+  readonly added: readonly CatalogVersionRef[];
+  readonly changed: ReadonlyArray<CatalogVersionRef & { readonly previous: string }>;
+  /** Runbooks no longer runnable: gone, or now invalid (see `invalid`). */
+  readonly removed: readonly CatalogVersionRef[];
+  /** Ids listed but invalid after this change, with the reason. */
+  readonly invalid: ReadonlyArray<{ readonly id: string; readonly reason: string }>;
 }
 
 /** A notebook in the runbooks dir that cannot be run, and why. */

@@ -1,7 +1,10 @@
+import type { RunbookDiff, RunbookVersionEntry } from './catalog-history';
 import type {
   InvalidRunbookDto,
   RunbookDetailDto,
+  RunbookDiffDto,
   RunbookSummaryDto,
+  RunbookVersionsDto,
 } from './dto/runbook.responses';
 import type { InvalidRunbook, Runbook } from './runbooks.types';
 
@@ -36,6 +39,7 @@ function validSummary(r: Runbook): RunbookSummaryDto {
     id: r.id,
     valid: true,
     version: r.version,
+    ...(r.commit !== undefined ? { commit: r.commit } : {}),
     title: r.title,
     description: r.description,
     owner: r.owner,
@@ -45,5 +49,35 @@ function validSummary(r: Runbook): RunbookSummaryDto {
     mutatingCells: r.cells.filter((c) => c.class === 'mutating').map((c) => c.id),
     hasParameters: r.parameters !== null,
     warnings: r.warnings,
+  };
+}
+
+/** The versions of one runbook, newest first. */
+export function runbookVersions(id: string, versions: RunbookVersionEntry[]): RunbookVersionsDto {
+  return {
+    id,
+    versions: versions.map((v) => ({
+      version: v.version,
+      commit: v.commit,
+      firstSeen: v.firstSeen.toISOString(),
+      current: v.current,
+    })),
+  };
+}
+
+/** A cell-by-cell diff of two versions. */
+export function runbookDiff(id: string, d: RunbookDiff): RunbookDiffDto {
+  return {
+    id,
+    from: d.from.version,
+    to: d.to.version,
+    fromCommit: d.from.commit ?? null,
+    toCommit: d.to.commit ?? null,
+    cells: d.cells.map((c) => ({
+      ...c,
+      fromTags: c.fromTags && [...c.fromTags],
+      toTags: c.toTags && [...c.toTags],
+      lines: c.lines.map((l) => ({ op: l.op, text: l.text })),
+    })),
   };
 }

@@ -5,6 +5,7 @@ import { AuditService } from '../audit/audit.service';
 import type { AuditedWrite } from '../audit/audit.repository';
 import type { AuditCellClass, AuditPayload, AuditRunbook } from '../audit/audit.types';
 import type { Queryable } from '../db/database';
+import { RunbooksService } from '../runbooks/runbooks.service';
 import type { TraceContext } from '../telemetry/otel';
 import type { SessionCredentials } from '../targets/targets.types';
 import type { AbandonedExecution, ExecutionOutcome, ExecutionRow } from './sessions.repository';
@@ -15,7 +16,16 @@ import type { ExecutionRecord, SessionRecord } from './sessions.types';
 export class SessionAudit {
   private readonly log = new Logger(SessionAudit.name);
 
-  constructor(readonly audit: AuditService) {}
+  constructor(
+    readonly audit: AuditService,
+    private readonly runbooks: RunbooksService,
+  ) {}
+
+  /** The session's pinned version, with the Git commit the catalog read it at (when known). */
+  private runbookOf(s: SessionRecord): AuditRunbook {
+    const commit = this.runbooks.getVersion(s.runbookId, s.runbookVersion)?.commit;
+    return { id: s.runbookId, version: s.runbookVersion, ...(commit ? { commit } : {}) };
+  }
 
   async sessionStarted(
     tx: Queryable,
@@ -25,7 +35,7 @@ export class SessionAudit {
   ) {
     await this.audit.record(tx, 'session.started', {
       session: s.id,
-      runbook: runbookOf(s),
+      runbook: this.runbookOf(s),
       details: {
         reason: s.reason,
         ...(s.incident ? { incident: s.incident } : {}),
@@ -51,7 +61,7 @@ export class SessionAudit {
   async sessionEnded(tx: Queryable, s: SessionRecord, reason: string, lost = false) {
     await this.audit.record(tx, 'session.ended', {
       session: s.id,
-      runbook: runbookOf(s),
+      runbook: this.runbookOf(s),
       outcome: { result: lost ? 'unknown' : 'success', reason },
     });
   }
@@ -101,7 +111,7 @@ export class SessionAudit {
   async kernelStarted(s: SessionRecord, kernel: { id: string; name: string; pid: number }) {
     await this.audit.recordNow('kernel.started', {
       session: s.id,
-      runbook: runbookOf(s),
+      runbook: this.runbookOf(s),
       kernel: { id: kernel.id, name: kernel.name, pid: kernel.pid },
     });
   }
@@ -114,7 +124,7 @@ export class SessionAudit {
     await this.background(() =>
       this.audit.recordNow('kernel.died', {
         session: s.id,
-        runbook: runbookOf(s),
+        runbook: this.runbookOf(s),
         kernel: { id: kernel.id, name: kernel.name, pid: kernel.pid },
         outcome: { result: 'failure', reason },
       }),
@@ -127,7 +137,11 @@ export class SessionAudit {
     e: ExecutionRecord,
     approval?: ApprovalRecord,
   ) {
-    await this.audit.record(tx, 'cell.execution.requested', requested(s, e, approval));
+    await this.audit.record(
+      tx,
+      'cell.execution.requested',
+      requested(s, this.runbookOf(s), e, approval),
+    );
   }
 
   /** Inserts a cell's execution (a cell that needs no approval) with its event; answers the row. */
@@ -139,7 +153,7 @@ export class SessionAudit {
     return this.audit.commitWith<ExecutionRow, 'cell.execution.requested'>(
       write,
       'cell.execution.requested',
-      requested(s, e),
+      requested(s, this.runbookOf(s), e),
     );
   }
 
@@ -168,7 +182,7 @@ export class SessionAudit {
   ): AuditPayload<'cell.execution.completed'> {
     return {
       session: s.id,
-      runbook: runbookOf(s),
+      runbook: this.runbookOf(s),
       cell: cellOf(e),
       outcome: {
         result: o.state === 'ok' ? 'success' : 'failure',
@@ -190,7 +204,7 @@ export class SessionAudit {
     const e = a.execution;
     await this.audit.record(tx, 'cell.execution.abandoned', {
       session: s.id,
-      runbook: runbookOf(s),
+      runbook: this.runbookOf(s),
       cell: cellOf(e),
       outcome: {
         result: 'unknown',
@@ -213,18 +227,15 @@ export class SessionAudit {
   }
 }
 
-function runbookOf(s: SessionRecord): AuditRunbook {
-  return { id: s.runbookId, version: s.runbookVersion };
-}
-
 function requested(
   s: SessionRecord,
+  runbook: AuditRunbook,
   e: ExecutionCell & { code: string },
   approval?: ApprovalRecord,
 ): AuditPayload<'cell.execution.requested'> {
   return {
     session: s.id,
-    runbook: runbookOf(s),
+    runbook,
     cell: { ...cellOf(e), code: e.code },
     ...(approval
       ? {

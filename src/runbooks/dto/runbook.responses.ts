@@ -1,4 +1,4 @@
-import { ApiExtraModels, ApiProperty, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 
 /* The JSON bodies of the catalog routes, built by runbooks.views.ts. */
 
@@ -32,6 +32,14 @@ export class RunbookSummaryDto {
     description: 'sha256 of the normalized notebook',
   })
   version!: string;
+
+  @ApiPropertyOptional({
+    pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$',
+    example: '5d2c9a7e1b3f4a6c8d0e2f4a6b8c0d2e4f6a8b0c',
+    description:
+      'With a Git catalog: the commit that last changed the runbook file in the followed ref',
+  })
+  commit?: string;
 
   @ApiProperty({ example: 'Checkout errors' })
   title!: string;
@@ -132,4 +140,110 @@ export class RunbookListDto {
     },
   })
   runbooks!: Array<RunbookSummaryDto | InvalidRunbookDto>;
+}
+
+const COMMIT_EXAMPLE = '5d2c9a7e1b3f4a6c8d0e2f4a6b8c0d2e4f6a8b0c';
+
+export class RunbookVersionDto {
+  @ApiProperty({ pattern: '^[0-9a-f]{64}$', example: SHA256_EXAMPLE })
+  version!: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: COMMIT_EXAMPLE,
+    description: 'The Git commit that last changed the runbook file; null from a folder catalog',
+  })
+  commit!: string | null;
+
+  @ApiProperty({ format: 'date-time', description: 'When the gateway first served it' })
+  firstSeen!: string;
+
+  @ApiProperty({ description: 'The version the catalog serves now' })
+  current!: boolean;
+}
+
+export class RunbookVersionsDto {
+  @ApiProperty({ example: 'shop/checkout-errors' })
+  id!: string;
+
+  @ApiProperty({ type: [RunbookVersionDto], description: 'Newest first' })
+  versions!: RunbookVersionDto[];
+}
+
+export class DiffLineDto {
+  @ApiProperty({ enum: [' ', '-', '+'], description: 'kept, removed or added' })
+  op!: ' ' | '-' | '+';
+
+  @ApiProperty({ example: 'orders.recent_errors(minutes=lookback_minutes)' })
+  text!: string;
+}
+
+export class CellChangeDto {
+  @ApiProperty({ example: 'recent-errors' })
+  id!: string;
+
+  @ApiProperty({ enum: ['added', 'removed', 'changed'] })
+  change!: 'added' | 'removed' | 'changed';
+
+  @ApiProperty({ enum: ['code', 'markdown', 'raw'] })
+  type!: 'code' | 'markdown' | 'raw';
+
+  @ApiProperty({ type: 'integer', nullable: true, minimum: 0 })
+  fromIndex!: number | null;
+
+  @ApiProperty({ type: 'integer', nullable: true, minimum: 0 })
+  toIndex!: number | null;
+
+  @ApiProperty({ enum: ['read-only', 'mutating', 'parameters'], nullable: true })
+  fromClass!: 'read-only' | 'mutating' | 'parameters' | null;
+
+  @ApiProperty({ enum: ['read-only', 'mutating', 'parameters'], nullable: true })
+  toClass!: 'read-only' | 'mutating' | 'parameters' | null;
+
+  @ApiProperty({ type: [String], nullable: true })
+  fromTags!: string[] | null;
+
+  @ApiProperty({ type: [String], nullable: true })
+  toTags!: string[] | null;
+
+  @ApiProperty({ type: [DiffLineDto], description: 'The source, line by line' })
+  lines!: DiffLineDto[];
+}
+
+export class RunbookDiffDto {
+  @ApiProperty({ example: 'shop/checkout-errors' })
+  id!: string;
+
+  @ApiProperty({ pattern: '^[0-9a-f]{64}$', example: SHA256_EXAMPLE })
+  from!: string;
+
+  @ApiProperty({ pattern: '^[0-9a-f]{64}$', example: SHA256_EXAMPLE })
+  to!: string;
+
+  @ApiProperty({ type: String, nullable: true, example: COMMIT_EXAMPLE })
+  fromCommit!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: COMMIT_EXAMPLE })
+  toCommit!: string | null;
+
+  @ApiProperty({
+    type: [CellChangeDto],
+    description:
+      'Cells added, removed or changed, matched by cell id; unchanged cells are left out',
+  })
+  cells!: CellChangeDto[];
+}
+
+export class CatalogRefreshDto {
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: COMMIT_EXAMPLE,
+    description: 'The commit the catalog serves now; null for a folder catalog',
+  })
+  commit!: string | null;
+
+  @ApiProperty({ description: 'Whether the catalog changed' })
+  changed!: boolean;
 }
