@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthGuard, AuthModule } from './auth';
 import { AuditModule } from './audit';
@@ -9,12 +10,16 @@ import { DbModule } from './db/db.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { AuditHooks } from './http/audit-hooks';
+import { RequestRateGuard, requestRateLimits } from './http/request-rate.guard';
 import { RunbooksModule } from './runbooks';
+import { CatalogHistoryModule } from './runbooks/catalog-history.module';
 import { PolicyGuard } from './policy/policy.guard';
 import { PolicyModule } from './policy/policy.module';
 import { RunbookResourceResolver } from './runbooks/runbook-resource.resolver';
 import { RunbooksController } from './runbooks/runbooks.controller';
 import { SessionsModule } from './sessions/sessions.module';
+import { traceLogFields } from './telemetry/otel';
+import { TelemetryModule } from './telemetry/telemetry.module';
 import { WebModule } from './web/web.module';
 
 @Module({})
@@ -24,6 +29,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        TelemetryModule,
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
@@ -35,6 +41,8 @@ export class AppModule {
             ],
             serializers: { req: withoutSignInSecrets },
             customProps: () => ({ service: 'rungate' }),
+            // Every line carries the trace and span of the work it is about (trace_id, span_id).
+            mixin: traceLogFields,
             autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
           },
         }),
@@ -43,8 +51,10 @@ export class AppModule {
         DbModule,
         AuditModule,
         RunbooksModule,
+        CatalogHistoryModule,
         SessionsModule,
         MetricsModule,
+        ThrottlerModule.forRoot(requestRateLimits(config.http.rateLimit)),
         HealthModule,
         WebModule,
       ],
@@ -54,6 +64,8 @@ export class AppModule {
         AuditHooks,
         // Order matters: identity first, then the policy decision that needs it.
         { provide: APP_GUARD, useExisting: AuthGuard },
+        // Before the policy decision: a flood costs no decision and no audit event.
+        { provide: APP_GUARD, useClass: RequestRateGuard },
         { provide: APP_GUARD, useExisting: PolicyGuard },
       ],
     };

@@ -14,6 +14,7 @@ export interface AppConfig {
   readonly runbooks: RunbooksConfig;
   readonly kernels: KernelsConfig;
   readonly sessions: SessionsConfig;
+  readonly replicas: ReplicasConfig;
   readonly demoTarget: DemoTargetConfig;
   readonly targets: TargetsConfig;
   readonly auth: AuthConfig;
@@ -30,6 +31,12 @@ export interface HttpConfig {
   readonly bodyLimitBytes: number;
   /** Origins (scheme://host[:port]) browsers may call the API from; empty: no CORS at all. */
   readonly corsOrigins: readonly string[];
+  /** Authenticated requests per person and per address in each window (0: no limit). */
+  readonly rateLimit: {
+    readonly perPrincipal: number;
+    readonly perAddress: number;
+    readonly windowSec: number;
+  };
 }
 
 export interface DatabaseConfig {
@@ -45,6 +52,20 @@ export interface RunbooksConfig {
   readonly dir: string;
   /** Largest notebook file accepted, in bytes. */
   readonly maxFileBytes: number;
+  /** Follow a Git repository instead of `dir`; absent: the folder. */
+  readonly git?: RunbooksGitConfig;
+}
+
+/** The catalog as a Git ref (RUNGATE_RUNBOOKS_GIT_*). */
+export interface RunbooksGitConfig {
+  /** What `git fetch` is given: a local path or a URL. */
+  readonly url: string;
+  readonly ref: string;
+  /** Folder inside the repository ('' for its root). */
+  readonly subdir: string;
+  readonly pollIntervalMs: number;
+  /** SSH allowed-signers file: only commits that verify against it are loaded. */
+  readonly allowedSigners?: string;
 }
 
 export interface KernelsConfig {
@@ -100,6 +121,18 @@ export interface SandboxConfig {
   readonly user: string;
   /** Further host paths kernels see read-only (their Python environment and PYTHONPATH are added). */
   readonly readOnlyPaths: readonly string[];
+}
+
+/** Several gateway processes on one database: see the README's section on replicas. */
+export interface ReplicasConfig {
+  /** Where the others reach this one; undefined: worked out from the listen address once listening. */
+  readonly advertiseUrl: string | undefined;
+  /** Key of the MAC on forwarded requests; undefined: the key kept in the database. */
+  readonly secret: string | undefined;
+  /** How often this instance records its heartbeat and looks for instances that are gone. */
+  readonly heartbeatIntervalMs: number;
+  /** An instance whose heartbeat is older than this is presumed dead. */
+  readonly staleAfterMs: number;
 }
 
 export interface SessionsConfig {

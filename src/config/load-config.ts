@@ -2,7 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { AppConfig, ApprovalsConfig, AuditConfig, AuditKafkaConfig } from './config.types';
+import type {
+  AppConfig,
+  ApprovalsConfig,
+  AuditConfig,
+  AuditKafkaConfig,
+  RunbooksGitConfig,
+} from './config.types';
 import {
   isSettingName,
   SETTINGS,
@@ -47,6 +53,11 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       port: r.int('RUNGATE_PORT'),
       bodyLimitBytes: r.int('RUNGATE_BODY_LIMIT_BYTES'),
       corsOrigins: corsOrigins(r.optionalString('RUNGATE_CORS_ORIGINS'), problems),
+      rateLimit: {
+        perPrincipal: r.int('RUNGATE_RATE_LIMIT_PER_PRINCIPAL'),
+        perAddress: r.int('RUNGATE_RATE_LIMIT_PER_ADDRESS'),
+        windowSec: r.int('RUNGATE_RATE_LIMIT_WINDOW_SECONDS'),
+      },
     },
     database: {
       url: r.optionalSecret('DATABASE_URL'),
@@ -56,6 +67,7 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
     runbooks: {
       dir: r.path('RUNGATE_RUNBOOKS_DIR'),
       maxFileBytes: r.int('RUNGATE_RUNBOOK_MAX_BYTES'),
+      git: runbooksGit(r, problems),
     },
     kernels: {
       specDirs: r.pathList('RUNGATE_KERNELSPEC_DIRS'),
@@ -91,6 +103,12 @@ export function loadConfig(env: Env = process.env, rootDir = defaultRootDir()): 
       maxOpen: r.int('RUNGATE_MAX_SESSIONS'),
       maxOpenPerUser: r.int('RUNGATE_MAX_SESSIONS_PER_USER'),
       shutdownGraceMs: r.seconds('RUNGATE_SHUTDOWN_GRACE_SECONDS'),
+    },
+    replicas: {
+      advertiseUrl: advertiseUrl(r.optionalString('RUNGATE_ADVERTISE_URL'), problems),
+      secret: r.optionalSecret('RUNGATE_REPLICA_SECRET'),
+      heartbeatIntervalMs: r.seconds('RUNGATE_INSTANCE_HEARTBEAT_INTERVAL'),
+      staleAfterMs: r.seconds('RUNGATE_INSTANCE_STALE_AFTER'),
     },
     demoTarget: {
       enabled: r.bool('RUNGATE_DEMO_TARGET', nodeEnv !== 'production'),
@@ -324,6 +342,26 @@ function corsOrigins(value: string | undefined, problems: string[]): string[] {
   return out;
 }
 
+/** `RUNGATE_ADVERTISE_URL`: an http(s) origin; a trailing slash is dropped. */
+function advertiseUrl(value: string | undefined, problems: string[]): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const parsed = URL.parse(value.trim());
+  if (
+    parsed === null ||
+    (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') ||
+    parsed.username !== '' ||
+    parsed.password !== '' ||
+    (parsed.pathname !== '/' && parsed.pathname !== '') ||
+    parsed.search !== ''
+  ) {
+    problems.push(
+      `RUNGATE_ADVERTISE_URL must be an http(s) origin without path, query or credentials, such as http://10.0.3.7:8080 (got "${value}")`,
+    );
+    return undefined;
+  }
+  return parsed.origin;
+}
+
 export function defaultRootDir(): string {
   // dist/config/ or src/config/ → repository root
   return resolve(__dirname, '..', '..');
@@ -526,4 +564,29 @@ class Reader {
       v === undefined ? this.fallback<readonly string[]>(name, undefined) : v.split(':');
     return parts.filter((p) => p.length > 0).map((p) => resolve(this.rootDir, p));
   }
+}
+
+/** The Git source of the catalog, when RUNGATE_RUNBOOKS_GIT_URL is set. */
+function runbooksGit(r: Reader, problems: string[]): RunbooksGitConfig | undefined {
+  const url = r.optionalSecret('RUNGATE_RUNBOOKS_GIT_URL');
+  if (url === undefined) return undefined;
+  const ref = r.string('RUNGATE_RUNBOOKS_GIT_REF');
+  // A ref starting with '-' would read as an option of git.
+  if (ref.startsWith('-') || /\s/.test(ref)) {
+    problems.push(`RUNGATE_RUNBOOKS_GIT_REF: ${ref} is not a ref name`);
+  }
+  const subdir = (r.optionalString('RUNGATE_RUNBOOKS_GIT_SUBDIR') ?? '').replace(/^\/+|\/+$/g, '');
+  if (subdir.split('/').some((part) => part === '..')) {
+    problems.push('RUNGATE_RUNBOOKS_GIT_SUBDIR: must stay inside the repository');
+  }
+  const allowedSigners = r.optionalString('RUNGATE_RUNBOOKS_GIT_ALLOWED_SIGNERS');
+  return {
+    url,
+    ref,
+    subdir,
+    pollIntervalMs: r.seconds('RUNGATE_RUNBOOKS_GIT_POLL_SECONDS'),
+    ...(allowedSigners !== undefined
+      ? { allowedSigners: r.path('RUNGATE_RUNBOOKS_GIT_ALLOWED_SIGNERS') }
+      : {}),
+  };
 }

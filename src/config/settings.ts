@@ -21,6 +21,7 @@ export const SECTIONS = [
   'Kernels',
   'Kernel sandbox and limits',
   'Sessions',
+  'Replicas',
   'Targets',
   'Demo target',
   'Audit trail and Kafka',
@@ -138,6 +139,33 @@ export const SETTINGS = {
     defaultText: 'unset: no CORS headers, so browsers on other origins cannot read answers',
     description:
       'Comma-separated origins (`https://ops.example.com`) whose pages may call the API from a browser. The web app served by the gateway needs none.',
+  },
+  RUNGATE_RATE_LIMIT_PER_PRINCIPAL: {
+    section: 'HTTP',
+    type: 'int',
+    default: 600,
+    min: 0,
+    max: 1_000_000,
+    description:
+      'Authenticated API requests one person (token subject) may make per window; past it `429 too_many_requests` with `Retry-After` (counted per replica; 0 turns it off).',
+  },
+  RUNGATE_RATE_LIMIT_PER_ADDRESS: {
+    section: 'HTTP',
+    type: 'int',
+    default: 1200,
+    min: 0,
+    max: 1_000_000,
+    description:
+      'Authenticated API requests from one client address per window, whoever makes them (counted per replica; 0 turns it off). Refused sign-ins have their own, stricter limit: `RUNGATE_AUTH_FAILURE_LIMIT`.',
+  },
+  RUNGATE_RATE_LIMIT_WINDOW_SECONDS: {
+    section: 'HTTP',
+    type: 'int',
+    default: 60,
+    min: 1,
+    max: 24 * 3600,
+    unit: 's',
+    description: 'The window of `RUNGATE_RATE_LIMIT_PER_PRINCIPAL` and `_PER_ADDRESS`.',
   },
 
   // ---- Database --------------------------------------------------------------
@@ -330,6 +358,36 @@ export const SETTINGS = {
     max: 64 * 1024 * 1024,
     unit: 'bytes',
     description: 'Largest notebook file the catalog reads; a larger one is listed as invalid.',
+  },
+  RUNGATE_RUNBOOKS_GIT_URL: {
+    section: 'Runbooks',
+    type: 'secret',
+    description:
+      'A Git repository the catalog follows instead of `RUNGATE_RUNBOOKS_DIR`: a local path or any URL the `git` CLI understands (it may hold a token, hence a secret). Fetched into the data dir; each runbook version records the commit that last changed it.',
+  },
+  RUNGATE_RUNBOOKS_GIT_REF: {
+    section: 'Runbooks',
+    type: 'string',
+    default: 'main',
+    description: 'Branch, tag or commit of `RUNGATE_RUNBOOKS_GIT_URL` the catalog follows.',
+  },
+  RUNGATE_RUNBOOKS_GIT_SUBDIR: {
+    section: 'Runbooks',
+    type: 'string',
+    description: 'Folder inside the repository that holds the runbooks; default: its root.',
+  },
+  RUNGATE_RUNBOOKS_GIT_POLL_SECONDS: {
+    section: 'Runbooks',
+    type: 'seconds',
+    default: 60,
+    description:
+      'How often the Git ref is fetched; `POST /v1/catalog/refresh` (a push webhook) fetches at once.',
+  },
+  RUNGATE_RUNBOOKS_GIT_ALLOWED_SIGNERS: {
+    section: 'Runbooks',
+    type: 'path',
+    description:
+      'An SSH allowed-signers file (`ssh-keygen -Y`, `gpg.ssh.allowedSignersFile`): when set, only a commit whose signature `git verify-commit` accepts against it is loaded; any other commit leaves the catalog as it was.',
   },
 
   // ---- Kernels ---------------------------------------------------------------
@@ -533,6 +591,37 @@ export const SETTINGS = {
     min: 1,
     max: 1000,
     description: 'Open sessions per person; past it `409 busy`.',
+  },
+
+  // ---- Replicas --------------------------------------------------------------
+  RUNGATE_ADVERTISE_URL: {
+    section: 'Replicas',
+    type: 'string',
+    defaultText:
+      '`http://<RUNGATE_HOST>:<port>`; on a wildcard host (`0.0.0.0`, `::`), the machine’s host name',
+    description:
+      'Where the other replicas reach this one (an http(s) origin, no path): a request or event stream for a session whose kernel this replica holds is proxied here. In Kubernetes, the pod’s IP (`http://$(POD_IP):8080`).',
+  },
+  RUNGATE_REPLICA_SECRET: {
+    section: 'Replicas',
+    type: 'secret',
+    defaultText: 'unset: a random key kept in the database, shared by every replica on it',
+    description:
+      'Key of the MAC a replica puts on a request it forwards to the replica holding the session, so that the owner can trust the client address it names and records one audit trail for one command. The owner authenticates the caller and decides policy again either way.',
+  },
+  RUNGATE_INSTANCE_HEARTBEAT_INTERVAL: {
+    section: 'Replicas',
+    type: 'seconds',
+    default: 10,
+    description:
+      'How often a replica records that it is alive, and looks for replicas that are not: it marks their open sessions lost (executions abandoned, credentials revoked) and takes over their audit relay work.',
+  },
+  RUNGATE_INSTANCE_STALE_AFTER: {
+    section: 'Replicas',
+    type: 'seconds',
+    default: 30,
+    description:
+      'A replica silent this long is presumed dead. Its sessions are marked lost within this plus one heartbeat interval (on the same host, a process that is gone is noticed at the next heartbeat). Keep it several heartbeats long: a replica presumed dead while it runs loses its sessions.',
   },
 
   // ---- Targets ---------------------------------------------------------------
