@@ -11,33 +11,14 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GATEWAY_CHAIN } from '../../src/audit/audit.types';
+import { expectAllHeld } from '../support/fault-expect';
 import { FAULTS_RUNBOOK, startFaultWorld, type FaultWorld } from '../support/fault-world';
-import {
-  checkInvariants,
-  executionsByCell,
-  markerCounts,
-  type InvariantReport,
-} from '../support/faults';
+import { checkInvariants, executionsByCell, markerCounts } from '../support/faults';
 import type { ApiResponse, Gateway } from '../support/gateway';
 import { waitFor } from '../support/net';
 import { rolesLike } from '../support/pg-target';
 
 const BREAK_GLASS = { breakGlass: { reason: 'fault test: orders stuck, approvers away' } };
-
-/** What every scenario must end with. */
-function expectAllHeld(report: InvariantReport): void {
-  expect(report).toMatchObject({
-    missing: [],
-    outOfOrder: [],
-    brokenChains: [],
-    unrequested: [],
-    unfinished: [],
-    liveRoles: [],
-    liveLogins: [],
-  });
-  expect(report.delivered).toBe(report.committed);
-  expect(report.committed).toBeGreaterThan(0);
-}
 
 /** Cells that started (marker lines) are executions that reached a kernel, each requested first. */
 async function expectNothingRanUnrecorded(dbUrl: string, marker: string): Promise<void> {
