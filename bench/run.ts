@@ -936,6 +936,9 @@ async function main(): Promise<void> {
       RUNGATE_RUNBOOKS_DIR: dir,
       NODE_ENV: 'development',
       RUNGATE_LOG_LEVEL: 'error',
+      // A benchmark is one person at full speed: the request-rate limits would measure themselves.
+      RUNGATE_RATE_LIMIT_PER_PRINCIPAL: '0',
+      RUNGATE_RATE_LIMIT_PER_ADDRESS: '0',
       RUNGATE_DEMO_TARGET: 'false',
       RUNGATE_TARGETS_FILE: targetsFile,
       BENCH_DEMO_SHOP_RO: shopTokens.readOnly,
