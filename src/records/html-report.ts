@@ -51,7 +51,7 @@ ${fact('Who', `${text(s.owner.name)} <span class="muted">(${text(s.owner.sub)})<
 ${fact('When', `${time(s.createdAt.toISOString())} to ${s.endedAt ? time(s.endedAt.toISOString()) : 'still open'}`)}
 ${fact('Why', text(s.reason))}
 ${fact('Incident', s.incident === null ? '<span class="muted">none</span>' : text(s.incident))}
-${fact('Runbook', `<code>${text(record.runbook.id)}</code> version <code>${text(record.runbook.version.slice(0, 12))}</code>`)}
+${fact('Runbook', `<code>${text(record.runbook.id)}</code> version <code>${text(record.runbook.version.slice(0, 12))}</code>${record.runbook.commit ? ` from commit <code>${text(record.runbook.commit.slice(0, 12))}</code>` : ''}`)}
 ${fact('Environment', text(s.environment))}
 ${fact('Targets', s.targets.length > 0 ? s.targets.map((t) => `<code>${text(t)}</code>`).join(', ') : '<span class="muted">none</span>')}
 ${fact('State', `${text(s.state)}${s.endReason ? ` (${text(s.endReason)})` : ''}`)}

@@ -84,6 +84,17 @@ describe('executedNotebook', () => {
     );
   });
 
+  it('names the Git commit of the runbook version when the catalog knows it', () => {
+    const record = fixtureRecord();
+    const withCommit = { ...record, runbook: { ...record.runbook, commit: 'c'.repeat(40) } };
+    const meta = executedNotebook(withCommit).metadata as {
+      rungate: { run: { runbook: unknown } };
+    };
+    expect(meta.rungate.run.runbook).toMatchObject({ commit: 'c'.repeat(40) });
+    const without = executedNotebook(record).metadata as { rungate: { run: { runbook: object } } };
+    expect(without.rungate.run.runbook).not.toHaveProperty('commit');
+  });
+
   it('names the session, its runbook version and the head of its audit chain', () => {
     const record = fixtureRecord();
     const nb = executedNotebook(record);

@@ -147,6 +147,8 @@ function runMeta(record: RunRecord): Json {
       id: record.runbook.id,
       version: record.runbook.version,
       title: record.runbook.title,
+      // The Git commit that last changed the runbook, when the catalog follows a repository.
+      ...(record.runbook.commit !== undefined && { commit: record.runbook.commit }),
     },
     environment: s.environment,
     targets: s.targets,
