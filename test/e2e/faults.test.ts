@@ -109,6 +109,19 @@ describe('faults, with real processes', () => {
   let world: FaultWorld;
   const gateways: Gateway[] = [];
 
+  /** Every invariant of a scenario, checked against its database, topic and target. */
+  const expectScenarioHeld = async (sc: { dbUrl: string; topic: string; marker: string }) => {
+    expectAllHeld(
+      await checkInvariants({
+        dbUrl: sc.dbUrl,
+        brokers: world.kafka.brokers,
+        topic: sc.topic,
+        target: world.target,
+      }),
+    );
+    await expectNothingRanUnrecorded(sc.dbUrl, sc.marker);
+  };
+
   beforeAll(async () => {
     // Its own PostgreSQL (stopped by a test) and broker; the target lives on the shared server.
     world = await startFaultWorld(inject('postgresUrl'));
@@ -235,15 +248,7 @@ describe('faults, with real processes', () => {
       }
 
       // The relay came back by itself too: checked with the gateway still running.
-      expectAllHeld(
-        await checkInvariants({
-          dbUrl: sc.dbUrl,
-          brokers: world.kafka.brokers,
-          topic: sc.topic,
-          target: world.target,
-        }),
-      );
-      await expectNothingRanUnrecorded(sc.dbUrl, sc.marker);
+      await expectScenarioHeld(sc);
       await gw.stop();
       expect(await gw.exited).toEqual({ code: 0, signal: null });
     }
@@ -301,15 +306,7 @@ describe('faults, with real processes', () => {
     const view = await second.api(`/v1/sessions/${a}`, { token: await second.token('alice') });
     expect(view.body.state).toBe('lost');
 
-    expectAllHeld(
-      await checkInvariants({
-        dbUrl: sc.dbUrl,
-        brokers: world.kafka.brokers,
-        topic: sc.topic,
-        target: world.target,
-      }),
-    );
-    await expectNothingRanUnrecorded(sc.dbUrl, sc.marker);
+    await expectScenarioHeld(sc);
     await second.stop();
     expect(await second.exited).toEqual({ code: 0, signal: null });
   });
@@ -375,14 +372,6 @@ describe('faults, with real processes', () => {
     await c.end();
     expect(rows[0].n).toBe('0');
 
-    expectAllHeld(
-      await checkInvariants({
-        dbUrl: sc.dbUrl,
-        brokers: world.kafka.brokers,
-        topic: sc.topic,
-        target: world.target,
-      }),
-    );
-    await expectNothingRanUnrecorded(sc.dbUrl, sc.marker);
+    await expectScenarioHeld(sc);
   });
 });
