@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, RequestOptions, ServerResponse } from 'node:http';
 import {
   context,
   defaultTextMapGetter,
@@ -15,6 +15,7 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { core, NodeSDK, tracing } from '@opentelemetry/sdk-node';
+import { traceableUrlString } from './url-redaction';
 
 /*
  * OpenTelemetry for the gateway: the SDK (started before Nest loads, so everything
@@ -151,6 +152,13 @@ function instrumentations(exporting: boolean): Instrumentation[] {
     ignoreIncomingRequestHook: (req) => untraced(req.url),
     // Without an exporter, outgoing calls stay in the trace but get no spans (nor headers).
     ignoreOutgoingRequestHook: () => !exporting,
+    // Query values (the web sign-in callback's authorization code) and secret-looking
+    // path segments stay out of spans; see url-redaction.ts.
+    startIncomingSpanHook: (req) => {
+      const url = traceableUrlString((req as IncomingMessage).url ?? '/', 'http://incoming');
+      return { 'url.path': url.path, 'url.query': url.query.replace(/^\?/, '') };
+    },
+    startOutgoingSpanHook: (options) => ({ 'url.full': outgoingUrl(options).full }),
     applyCustomAttributesOnSpan: (span, req) => {
       const route = routeTemplate(req);
       if (route === undefined) return;
@@ -162,7 +170,12 @@ function instrumentations(exporting: boolean): Instrumentation[] {
   return [
     http,
     // fetch (Node's undici): the issuer, its JWKS, approval webhooks. Carries `traceparent`.
-    new UndiciInstrumentation(),
+    new UndiciInstrumentation({
+      startSpanHook: (request) => {
+        const url = traceableUrlString(request.path, request.origin);
+        return { 'url.full': url.full, 'url.path': url.path, 'url.query': url.query };
+      },
+    }),
     // Queries of traced work only: the relay's and the sweepers' polling make no traces
     // of their own. Parameter values (audit payloads, code) are never recorded.
     new PgInstrumentation({
@@ -176,6 +189,16 @@ function instrumentations(exporting: boolean): Instrumentation[] {
       },
     }),
   ];
+}
+
+/** The redacted URL of an outgoing `http`/`https` request from its options. */
+function outgoingUrl(options: RequestOptions): ReturnType<typeof traceableUrlString> {
+  const protocol = options.protocol ?? 'http:';
+  const host = options.hostname ?? options.host ?? 'localhost';
+  const port = options.port === undefined || options.port === null ? '' : `:${String(options.port)}`;
+  // An IPv6 literal needs its brackets; anything that still does not parse is dropped.
+  const authority = host.includes(':') && !host.startsWith('[') ? `[${host}]${port}` : `${host}${port}`;
+  return traceableUrlString(options.path ?? '/', `${protocol}//${authority}`);
 }
 
 /** `sql` with the literal of every `PASSWORD '...'` clause replaced by `'[REDACTED]'`. */

@@ -193,4 +193,19 @@ describe('tracing (OTLP)', () => {
     // The issuer's server span is a child of the client span: the header went out.
     expect(jwks.issuer.parentSpanId).toBe(jwks.client.spanId);
   });
+  it('keeps query values and secret-looking path segments out of spans', async () => {
+    // The web sign-in callback carries an authorization code in its query.
+    const code = 'c0de-4ab1e-9f8e7d6c5b4a39281706';
+    const call = newTraceparent();
+    await gw.api(`/auth/callback?code=${code}&state=st4te-s3cret-v4lue-000111`, {
+      headers: { traceparent: call.traceparent },
+    });
+    const server = await receiver.waitFor('the callback span', (all) =>
+      inTrace(all, call.traceId).find((x) => x.kind === 'server'),
+    );
+    expect(server.attributes['url.query']).toBe('code=REDACTED&state=REDACTED');
+    const everything = JSON.stringify(inTrace(receiver.spans(), call.traceId));
+    expect(everything).not.toContain(code);
+    expect(everything).not.toContain('s3cret');
+  });
 });
