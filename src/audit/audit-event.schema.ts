@@ -140,6 +140,7 @@ const defs: Record<string, Schema> = {
     status_code: { type: 'integer', minimum: 100, maximum: 599 },
     duration_ms: { type: 'number', minimum: 0 },
     request_id: str,
+    forwarded_by: nonEmpty,
   }),
   kernel: object(['id', 'name'], {
     id: nonEmpty,

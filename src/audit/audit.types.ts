@@ -174,6 +174,11 @@ export interface AuditHttp {
   readonly duration_ms: number;
   /** The request id the gateway logged it under. */
   readonly request_id?: string;
+  /**
+   * The gateway instance that received the request and forwarded it to this one, which
+   * holds the session it is for (replicas; see docs/scale.md).
+   */
+  readonly forwarded_by?: string;
 }
 
 /** A kernel process. */

@@ -75,7 +75,7 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
    *
    * A request proxied to the replica holding its session is recorded by that replica
    * (one command, one event, with its real result), not by the one that forwarded it;
-   * there, a verified forwarding gives the client's address.
+   * there, a verified forwarding gives the client's address and names the forwarder.
    */
   middleware() {
     return (req: Request, res: Response, next: NextFunction): void => {
@@ -106,6 +106,7 @@ export class AuditHooks implements OnModuleInit, OnModuleDestroy {
                   : {}),
                 status_code: res.statusCode,
                 duration_ms: Math.round(performance.now() - started),
+                ...(forwarded ? { forwarded_by: forwarded.by } : {}),
               },
               outcome: {
                 result: res.statusCode < 400 ? 'success' : 'failure',

@@ -200,7 +200,7 @@ describe('two replicas on one PostgreSQL and one Kafka', () => {
           const events = rows.map(
             (r) =>
               JSON.parse(r.body) as {
-                http: { path: string; status_code: number };
+                http: { path: string; status_code: number; forwarded_by?: string };
                 actor: { ip?: string };
               },
           );
@@ -211,8 +211,17 @@ describe('two replicas on one PostgreSQL and one Kafka', () => {
         },
         10_000,
       );
-      // Once through A (the first test), once through B: two commands, two events.
+      // Once through A (the first test), once through B: two commands, two events;
+      // the one B forwarded names B.
       expect(recorded).toHaveLength(2);
+      const [bInstance] = await query<{ id: string }>(
+        sc.dbUrl,
+        'SELECT id FROM gateway_instances WHERE advertise_url = $1 AND stopped_at IS NULL',
+        [b.url],
+      );
+      expect(recorded.map((e) => e.http.forwarded_by ?? null).sort()).toEqual(
+        [bInstance.id, null].sort(),
+      );
       // One decision per command too: B decided (and recorded) each proxied command, A
       // decided again and, agreeing, recorded nothing more. Five commands ran cells:
       // count through A; count, run, work and interrupt through B.
