@@ -1,7 +1,6 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { Worker } from 'node:worker_threads';
 import { InfrastructureError } from '../common/errors';
 import { DataDirLock } from './data-dir-lock';
 
@@ -36,7 +35,8 @@ export function embeddedPaths(dataDir: string): {
 }
 
 /**
- * PGlite persisted under `<dataDir>/pglite`, served on a Unix socket in a directory
+ * PGlite persisted under `<dataDir>/pglite`, run on a thread of its own
+ * (embedded-postgres.worker.ts), served on a Unix socket in a directory
  * only the gateway's user may enter (the socket server has no authentication, so a
  * TCP port would let any local user at the audit trail), and reached through `pg`
  * like any PostgreSQL server. Falls back to a free loopback port when the socket
@@ -46,8 +46,7 @@ export class EmbeddedPostgres {
   private stopping: Promise<void> | undefined;
 
   private constructor(
-    private readonly db: PGlite,
-    private readonly server: PGLiteSocketServer,
+    private readonly worker: Worker,
     private readonly lock: DataDirLock,
     readonly host: string,
     readonly port: number,
@@ -58,34 +57,33 @@ export class EmbeddedPostgres {
     const { pgdata, lockFile, socketDir } = embeddedPaths(dataDir);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const lock = await DataDirLock.acquire(lockFile);
-    let db: PGlite | undefined;
+    let worker: Worker | undefined;
     try {
-      db = await PGlite.create({ dataDir: pgdata });
       const socketPath = join(socketDir, `.s.PGSQL.${SOCKET_PORT}`);
-      if (socketPath.length <= MAX_SOCKET_PATH) {
+      const onSocket = socketPath.length <= MAX_SOCKET_PATH;
+      if (onSocket) {
         await mkdir(socketDir, { recursive: true, mode: 0o700 });
         await chmod(socketDir, 0o700);
         // A socket file left by a killed gateway; the data-dir lock says it is ours.
         await rm(socketPath, { force: true });
-        const server = new PGLiteSocketServer({
-          db,
-          path: socketPath,
-          maxConnections: SOCKET_MAX_CONNECTIONS,
-        });
-        await server.start();
-        return new EmbeddedPostgres(db, server, lock, socketDir, SOCKET_PORT);
       }
-      const server = new PGLiteSocketServer({
-        db,
-        host: '127.0.0.1',
-        port: 0,
+      const input: EmbeddedWorkerInput = {
+        pgdata,
+        socketPath: onSocket ? socketPath : undefined,
         maxConnections: SOCKET_MAX_CONNECTIONS,
-      });
-      await server.start();
-      const { host, port } = parseHostPort(server.getServerConn());
-      return new EmbeddedPostgres(db, server, lock, host, port);
+      };
+      worker = startWorker(input);
+      const ready = await firstMessage(worker);
+      if (ready.type !== 'ready') {
+        throw new Error(ready.type === 'failed' ? ready.message : `unexpected ${ready.type}`);
+      }
+      // After start-up, a failing worker shows as failing queries (503), not as a crash.
+      worker.on('error', () => undefined);
+      if (onSocket) return new EmbeddedPostgres(worker, lock, socketDir, SOCKET_PORT);
+      const { host, port } = parseHostPort(ready.conn);
+      return new EmbeddedPostgres(worker, lock, host, port);
     } catch (err) {
-      await db?.close().catch(() => undefined);
+      await worker?.terminate().catch(() => undefined);
       await lock.release();
       throw new InfrastructureError(`could not start the embedded database in ${pgdata}`, false, {
         cause: err,
@@ -97,17 +95,66 @@ export class EmbeddedPostgres {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       try {
-        await this.server.stop();
+        const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+        this.worker.postMessage('stop');
+        // The thread ends by itself once PGlite is closed; terminating it mid-close
+        // could leave the files half-written.
+        await exited;
       } finally {
-        try {
-          if (!this.db.closed) await this.db.close();
-        } finally {
-          await this.lock.release();
-        }
+        await this.lock.release();
       }
     })();
     return this.stopping;
   }
+}
+
+/** What the database's thread is given (embedded-postgres.worker.js). */
+interface EmbeddedWorkerInput {
+  readonly pgdata: string;
+  /** Unix socket path, or undefined for a free loopback port. */
+  readonly socketPath: string | undefined;
+  readonly maxConnections: number;
+}
+
+/** What it says: once ready or failed, and once stopped. */
+type EmbeddedWorkerMessage =
+  | { readonly type: 'ready'; readonly conn: string }
+  | { readonly type: 'failed'; readonly message: string; readonly stack?: string }
+  | { readonly type: 'stopped' };
+
+/** The database's thread: a plain script beside this file, in src/ and in dist/ alike. */
+function startWorker(input: EmbeddedWorkerInput): Worker {
+  return new Worker(join(__dirname, 'embedded-postgres.worker.js'), {
+    workerData: input,
+    // None of the gateway's flags (a debugger port, loaders): the thread needs none.
+    execArgv: [],
+  });
+}
+
+/** The worker's next message; its exit or error before one is a failure. */
+function firstMessage(worker: Worker): Promise<EmbeddedWorkerMessage> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (msg: EmbeddedWorkerMessage) => {
+      done();
+      resolve(msg);
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const onExit = (code: number) => {
+      done();
+      reject(new Error(`the embedded database's thread exited (code ${code})`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
 }
 
 function parseHostPort(conn: string): { host: string; port: number } {
