@@ -10,6 +10,7 @@ import {
 import { InfrastructureError } from '../common/errors';
 import { EmbeddedPostgres } from './embedded-postgres';
 import { loadMigrations, runMigrations, type MigrationReport } from './migrations';
+import { PreparedStatements } from './prepared-statements';
 import { isConnectionError, redactDatabaseUrl, toDatabaseError } from './pg-errors';
 
 /** Work to do once a transaction's writes are committed (wake an outbox sender, say). */
@@ -91,6 +92,8 @@ export class Database implements Queryable {
    * server, connections of their own with `synchronous_commit` off.
    */
   readonly relaxed: Queryable;
+  /** Statements sent as named ones (parsed and planned once per connection). */
+  readonly prepared = new PreparedStatements();
 
   private constructor(
     private readonly pool: Pool,
@@ -172,7 +175,7 @@ export class Database implements Queryable {
   ): Promise<QueryResult<R>> {
     this.assertOutsideTransaction('query');
     try {
-      return await this.pool.query<R>(sql, params);
+      return await this.pool.query<R>(this.prepared.statement(sql, params), params);
     } catch (err) {
       throw toDatabaseError(err);
     }
@@ -193,7 +196,7 @@ export class Database implements Queryable {
       let result: T;
       try {
         result = await this.txScope.run(scope, () =>
-          fn(new TransactionHandle(client, scope, conn, hooks)),
+          fn(new TransactionHandle(client, scope, conn, hooks, this.prepared)),
         );
       } catch (err) {
         scope.active = false;
@@ -364,7 +367,7 @@ class RelaxedQueryable implements Queryable {
     params?: unknown[],
   ): Promise<QueryResult<R>> {
     try {
-      return await this.pool.query<R>(sql, params);
+      return await this.pool.query<R>(this.db.prepared.statement(sql, params), params);
     } catch (err) {
       throw toDatabaseError(err);
     }
@@ -395,6 +398,7 @@ class TransactionHandle implements Queryable {
     private readonly conn: Checkout,
     /** Run by Database.transaction once COMMIT succeeded; a Set, so a hook registers once. */
     private readonly hooks: Set<AfterCommitHook>,
+    private readonly prepared: PreparedStatements,
   ) {}
 
   async query<R extends QueryResultRow = QueryResultRow>(
@@ -403,7 +407,7 @@ class TransactionHandle implements Queryable {
   ): Promise<QueryResult<R>> {
     this.assertActive();
     try {
-      return await this.client.query<R>(sql, params);
+      return await this.client.query<R>(this.prepared.statement(sql, params), params);
     } catch (err) {
       // pg reports a break during a query to that query only, not as an 'error' event.
       if (isConnectionError(err)) this.conn.lost = true;

@@ -14,6 +14,7 @@ import { Database, type DatabaseLogger, type Queryable } from '../../src/db/data
 import { DbModule } from '../../src/db/db.module';
 import { GatewayInstance } from '../../src/db/gateway-instance';
 import { MigrationError, loadMigrations } from '../../src/db/migrations';
+import { PreparedStatements } from '../../src/db/prepared-statements';
 import { ReplicaKey } from '../../src/db/replica-key';
 import { SqlState, isSqlError } from '../../src/db/pg-errors';
 import { waitFor } from '../support/net';
@@ -202,6 +203,28 @@ describe(Database.name, () => {
         leaked = tx;
       });
       await expect(leaked?.query('SELECT 1')).rejects.toThrow(/after its transaction ended/);
+    });
+  });
+
+  describe('prepared statements', () => {
+    it("prepares a statement run often on the server once per connection, and runs it with each call's values", async () => {
+      const { db } = await openFresh('prepared');
+      const sql = 'SELECT $1::int * 2 AS doubled, $2::text AS label';
+      const { doubled, prepared } = await db.transaction(async (tx) => {
+        const results: number[] = [];
+        for (let i = 1; i <= PreparedStatements.HOT_AFTER + 2; i++) {
+          results.push((await tx.query<{ doubled: number }>(sql, [i, `n${i}`])).rows[0].doubled);
+        }
+        // The same connection (a transaction's): what the server holds prepared.
+        const held = await tx.query<{ name: string; statement: string }>(
+          "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'rg\\_%'",
+        );
+        return { doubled: results, prepared: held.rows };
+      });
+      expect(doubled).toEqual([2, 4, 6, 8, 10]);
+      expect(prepared).toEqual([
+        { name: expect.stringMatching(/^rg_[0-9a-f]{24}$/), statement: sql },
+      ]);
     });
   });
 
