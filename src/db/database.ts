@@ -93,7 +93,7 @@ export class Database implements Queryable {
    */
   readonly relaxed: Queryable;
   /** Statements sent as named ones (parsed and planned once per connection). */
-  readonly prepared = new PreparedStatements();
+  readonly prepared: PreparedStatements;
 
   private constructor(
     private readonly pool: Pool,
@@ -104,6 +104,7 @@ export class Database implements Queryable {
     private readonly pingTimeoutMs: number,
     private readonly relaxedPool: Pool | undefined = undefined,
   ) {
+    this.prepared = new PreparedStatements(!embedded);
     this.relaxed = relaxedPool ? new RelaxedQueryable(relaxedPool, this) : this;
   }
 

@@ -19,6 +19,11 @@ describe('PreparedStatements', () => {
     expect((q.statement(sql, [1]) as { name: string }).name).toBe(name);
   });
 
+  it('names nothing when disabled (the embedded database)', () => {
+    const p = new PreparedStatements(false);
+    for (let i = 0; i < 10; i++) expect(p.statement('SELECT $1::int', [i])).toBe('SELECT $1::int');
+  });
+
   it('never names a statement without parameters', () => {
     const p = new PreparedStatements();
     for (let i = 0; i < 10; i++) expect(p.statement('SELECT 1', undefined)).toBe('SELECT 1');

@@ -21,9 +21,16 @@ export class PreparedStatements {
   private readonly seen = new Map<string, number>();
   private readonly named = new Map<string, string>();
 
+  /**
+   * @param enabled false for the embedded database: pglite-socket serves every
+   *   connection from PGlite's one backend, so a statement one connection prepared
+   *   already exists for the next (`42P05`), and a reconnect cannot start afresh.
+   */
+  constructor(private readonly enabled = true) {}
+
   /** What to hand to `pg`: the text as it is, or a named statement. */
   statement(sql: string, params: unknown[] | undefined): string | QueryConfig {
-    if (params === undefined || params.length === 0) return sql;
+    if (!this.enabled || params === undefined || params.length === 0) return sql;
     const name = this.named.get(sql) ?? this.count(sql);
     return name === undefined ? sql : { name, text: sql, values: params };
   }

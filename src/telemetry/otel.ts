@@ -1,4 +1,9 @@
-import type { IncomingHttpHeaders, IncomingMessage, RequestOptions, ServerResponse } from 'node:http';
+import type {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  RequestOptions,
+  ServerResponse,
+} from 'node:http';
 import {
   context,
   defaultTextMapGetter,
@@ -195,9 +200,11 @@ function instrumentations(exporting: boolean): Instrumentation[] {
 function outgoingUrl(options: RequestOptions): ReturnType<typeof traceableUrlString> {
   const protocol = options.protocol ?? 'http:';
   const host = options.hostname ?? options.host ?? 'localhost';
-  const port = options.port === undefined || options.port === null ? '' : `:${String(options.port)}`;
+  const port =
+    options.port === undefined || options.port === null ? '' : `:${String(options.port)}`;
   // An IPv6 literal needs its brackets; anything that still does not parse is dropped.
-  const authority = host.includes(':') && !host.startsWith('[') ? `[${host}]${port}` : `${host}${port}`;
+  const authority =
+    host.includes(':') && !host.startsWith('[') ? `[${host}]${port}` : `${host}${port}`;
   return traceableUrlString(options.path ?? '/', `${protocol}//${authority}`);
 }
 

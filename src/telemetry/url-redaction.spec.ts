@@ -14,7 +14,9 @@ describe('URLs in spans', () => {
     const url = traceableUrl(
       new URL('https://svc:hunter2@idp.example.com/auth/callback?code=abc123&state=xyz&flag'),
     );
-    expect(url.full).toBe('https://idp.example.com/auth/callback?code=REDACTED&state=REDACTED&flag');
+    expect(url.full).toBe(
+      'https://idp.example.com/auth/callback?code=REDACTED&state=REDACTED&flag',
+    );
     expect(url.query).toBe('?code=REDACTED&state=REDACTED&flag');
     expect(url.full).not.toContain('hunter2');
   });
@@ -30,7 +32,9 @@ describe('URLs in spans', () => {
 
   it('redacts long tokens of letters and digits, not long words', () => {
     expect(redactPath('/hook/ghp_0123456789abcdefghijABCDEFGHIJ')).toBe('/hook/REDACTED');
-    expect(redactPath('/a/averyveryverylongplainpathword')).toBe('/a/averyveryverylongplainpathword');
+    expect(redactPath('/a/averyveryverylongplainpathword')).toBe(
+      '/a/averyveryverylongplainpathword',
+    );
   });
 
   it('gives an empty query for none and drops what does not parse', () => {
