@@ -1,27 +1,7 @@
 import type { Principal } from '../auth/principal';
-import { ErrorCode, RungateError } from '../common/errors';
-import type { Action } from '../policy/actions';
 import type { PolicyService } from '../policy/policy.service';
 import type { Decision, PolicyResource } from '../policy/policy.types';
 import type { ApprovalPerson, ApprovalQuorum, ApprovalRecord } from './approvals.types';
-
-/** The decision for `action` on `resource`; a 403 naming the rule when it is refused. */
-export function mustAllow(
-  policy: PolicyService,
-  principal: Principal,
-  action: Action,
-  resource: PolicyResource,
-): Decision {
-  const decision = policy.authorize(principal, action, resource);
-  if (!decision.allowed) {
-    throw new RungateError(ErrorCode.Forbidden, `not allowed: ${action}`, {
-      action,
-      rule: decision.rule,
-      reason: decision.reason,
-    });
-  }
-  return decision;
-}
 
 /** The quorum policy asks of a runbook in an environment, as recorded on the approval. */
 export function quorumOf(

@@ -6,9 +6,11 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import type { Queryable } from '../db/database';
 import { isSqlError, SqlState } from '../db/pg-errors';
+import { assertDecided } from '../policy/decided';
 import { PolicyService } from '../policy/policy.service';
+import type { Decision } from '../policy/policy.types';
 import { ApprovalLedger } from './approval-ledger';
-import { mustAllow, personOf, quorumOf } from './approval-policy';
+import { personOf, quorumOf } from './approval-policy';
 import { ApprovalViews, type ApprovalSummary } from './approval-views';
 import { ApprovalsRepository } from './approvals.repository';
 import type { ApprovalRecord, ApprovalSubject } from './approvals.types';
@@ -18,6 +20,11 @@ import { parametersSha256 } from './binding';
 export interface RequestApprovalInput extends ApprovalSubject {
   readonly reason: string;
   readonly incident?: string;
+  /**
+   * The policy's decision for `cell:execute-mutating` on the session, made once for
+   * the request (by the guard); checked to be that one, never made again.
+   */
+  readonly decision: Decision;
 }
 
 /**
@@ -43,11 +50,12 @@ export class ApprovalRequests {
    */
   async request(principal: Principal, input: RequestApprovalInput): Promise<ApprovalSummary> {
     const { session, cell } = input;
-    const decision = mustAllow(this.policy, principal, 'cell:execute-mutating', {
-      runbook: session.runbook.id,
-      environment: session.environment,
-      owner: session.owner.sub,
-    });
+    const decision = assertDecided(
+      input.decision,
+      'cell:execute-mutating',
+      { runbook: session.runbook.id, environment: session.environment, owner: session.owner.sub },
+      principal.sub,
+    );
     if (cell.type !== 'code' || cell.class !== 'mutating') {
       throw new RungateError(
         ErrorCode.InvalidRequest,

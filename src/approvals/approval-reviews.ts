@@ -3,9 +3,10 @@ import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
-import { PolicyService } from '../policy/policy.service';
+import { assertDecided } from '../policy/decided';
+import type { Decision } from '../policy/policy.types';
 import { ApprovalLedger } from './approval-ledger';
-import { mustAllow, personOf, resourceOf } from './approval-policy';
+import { personOf, resourceOf } from './approval-policy';
 import { ApprovalViews, type ApprovalSummary } from './approval-views';
 import { ApprovalsRepository } from './approvals.repository';
 import { countQuorum, grantsOf } from './quorum-count';
@@ -13,33 +14,49 @@ import { countQuorum, grantsOf } from './quorum-count';
 /**
  * Reviews by approvers other than the requester (separation of duties): grants
  * counted toward the quorum, a denial that ends the request, and the acknowledgement
- * of a break-glass run after the fact.
+ * of a break-glass run after the fact. Each takes the policy's decision for
+ * `approval:approve` on the approval, made once for the request (by the guard), and
+ * checks it is that one; nothing here decides again.
  */
 @Injectable()
 export class ApprovalReviews {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repo: ApprovalsRepository,
-    private readonly policy: PolicyService,
     private readonly ledger: ApprovalLedger,
     private readonly views: ApprovalViews,
   ) {}
 
   /** One approver's grant; the request is approved when the quorum is met. */
-  async approve(principal: Principal, id: string, comment: string): Promise<ApprovalSummary> {
-    return this.review(principal, id, 'approve', comment);
+  async approve(
+    principal: Principal,
+    id: string,
+    comment: string,
+    decided: Decision,
+  ): Promise<ApprovalSummary> {
+    return this.review(principal, id, 'approve', comment, decided);
   }
 
   /** A denial ends the request. */
-  async deny(principal: Principal, id: string, comment: string): Promise<ApprovalSummary> {
-    return this.review(principal, id, 'deny', comment);
+  async deny(
+    principal: Principal,
+    id: string,
+    comment: string,
+    decided: Decision,
+  ): Promise<ApprovalSummary> {
+    return this.review(principal, id, 'deny', comment, decided);
   }
 
   /** An approver acknowledges a break-glass run after the fact; it leaves the review queue. */
-  async acknowledge(principal: Principal, id: string, comment: string): Promise<ApprovalSummary> {
+  async acknowledge(
+    principal: Principal,
+    id: string,
+    comment: string,
+    decided: Decision,
+  ): Promise<ApprovalSummary> {
     const approval = await this.repo.transaction(async (tx) => {
       const rec = await this.ledger.mustLock(tx, id);
-      const decision = mustAllow(this.policy, principal, 'approval:approve', resourceOf(rec));
+      const decision = assertDecided(decided, 'approval:approve', resourceOf(rec), principal.sub);
       if (rec.requester.sub === principal.sub) {
         throw new RungateError(
           ErrorCode.Forbidden,
@@ -70,11 +87,12 @@ export class ApprovalReviews {
     id: string,
     decisionKind: 'approve' | 'deny',
     comment: string,
+    decided: Decision,
   ): Promise<ApprovalSummary> {
     let expiredNow = false;
     const approval = await this.repo.transaction(async (tx) => {
       const rec = await this.ledger.mustLock(tx, id);
-      const decision = mustAllow(this.policy, principal, 'approval:approve', resourceOf(rec));
+      const decision = assertDecided(decided, 'approval:approve', resourceOf(rec), principal.sub);
       if (rec.requester.sub === principal.sub) {
         throw new RungateError(
           ErrorCode.Forbidden,

@@ -3,9 +3,10 @@ import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import type { Queryable } from '../db/database';
+import { assertDecided } from '../policy/decided';
 import { PolicyService } from '../policy/policy.service';
 import { ApprovalLedger } from './approval-ledger';
-import { mustAllow, personOf, quorumOf } from './approval-policy';
+import { personOf, quorumOf } from './approval-policy';
 import { ApprovalsRepository } from './approvals.repository';
 import type {
   ApprovalRecord,
@@ -96,7 +97,9 @@ export class ApprovalUse {
   /**
    * Records a break-glass run inside the caller's transaction (the one that commits
    * the execution row): a principal with `breakglass` runs a mutating cell with a
-   * reason and no approvers. The record is `critical` and waits in the review queue
+   * reason and no approvers. The policy decided `breakglass` once, for the request
+   * (the guard); its decision comes with the input and is checked to be that one,
+   * never made again. The record is `critical` and waits in the review queue
    * (`needs_review`) until an approver acknowledges it. The notification goes out
    * once the caller's transaction committed.
    */
@@ -106,11 +109,12 @@ export class ApprovalUse {
       name: input.principal.name,
       groups: input.principal.groups,
     };
-    const decision = mustAllow(this.policy, principal, 'breakglass', {
-      runbook: input.runbook.id,
-      environment: input.environment,
-      owner: input.sessionOwner,
-    });
+    const decision = assertDecided(
+      input.decision,
+      'breakglass',
+      { runbook: input.runbook.id, environment: input.environment, owner: input.sessionOwner },
+      principal.sub,
+    );
     if (input.reason.trim().length < 3) {
       throw new RungateError(
         ErrorCode.InvalidRequest,

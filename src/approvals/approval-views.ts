@@ -130,18 +130,25 @@ export class ApprovalViews {
       requesterSub: input.mine === true ? principal.sub : undefined,
       limit: Math.min(500, Math.max(1, input.limit ?? 100)),
     });
-    // One pass: who may see each row (a decision only where it is not their own
-    // request), then the reviews of all visible rows in one query.
+    // One pass: who may see each row (a check only where it is not their own request;
+    // filtering, not a decision on the request, which the guard made once), then the
+    // reviews of all visible rows in one query.
+    const others = rows.filter((rec) => rec.requester.sub !== principal.sub);
+    const reviewable = new Set(
+      this.policy.filter(principal, 'approval:approve', others, resourceOf),
+    );
+    const readable = new Set(
+      this.policy.filter(
+        principal,
+        'session:read',
+        others.filter((rec) => !reviewable.has(rec)),
+        resourceOf,
+      ),
+    );
     const visible: Array<{ rec: ApprovalRecord; canApprove: boolean }> = [];
     for (const rec of rows) {
-      const own = rec.requester.sub === principal.sub;
-      const reviewer =
-        !own && this.policy.authorize(principal, 'approval:approve', resourceOf(rec)).allowed;
-      if (
-        own ||
-        reviewer ||
-        this.policy.authorize(principal, 'session:read', resourceOf(rec)).allowed
-      ) {
+      const reviewer = reviewable.has(rec);
+      if (rec.requester.sub === principal.sub || reviewer || readable.has(rec)) {
         const open = rec.state === 'pending' || rec.state === 'needs_review';
         visible.push({ rec, canApprove: reviewer && open });
       }

@@ -4,6 +4,8 @@ import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { RequireRecentAuthentication } from '../auth/step-up';
 import { Authorize } from '../policy/authorize.decorator';
+import { CurrentDecision } from '../policy/decided';
+import type { Decision } from '../policy/policy.types';
 import { ApprovalResourceResolver } from './approval-resource.resolver';
 import { ErrorCode } from '../common/errors';
 import { ApiUuidParam } from '../http/openapi/api-params';
@@ -67,8 +69,11 @@ export class ApprovalsController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body() body: ApproveDto,
+    @CurrentDecision() decision: Decision,
   ): Promise<ApprovalSummaryDto> {
-    return approvalSummaryResponse(await this.approvals.approve(principal, id, body.comment ?? ''));
+    return approvalSummaryResponse(
+      await this.approvals.approve(principal, id, body.comment ?? '', decision),
+    );
   }
 
   @Post(':id/deny')
@@ -83,8 +88,11 @@ export class ApprovalsController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body() body: CommentRequiredDto,
+    @CurrentDecision() decision: Decision,
   ): Promise<ApprovalSummaryDto> {
-    return approvalSummaryResponse(await this.approvals.deny(principal, id, body.comment));
+    return approvalSummaryResponse(
+      await this.approvals.deny(principal, id, body.comment, decision),
+    );
   }
 
   @Post(':id/cancel')
@@ -115,7 +123,10 @@ export class ApprovalsController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body() body: CommentRequiredDto,
+    @CurrentDecision() decision: Decision,
   ): Promise<ApprovalSummaryDto> {
-    return approvalSummaryResponse(await this.approvals.acknowledge(principal, id, body.comment));
+    return approvalSummaryResponse(
+      await this.approvals.acknowledge(principal, id, body.comment, decision),
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import type { Queryable } from '../db/database';
-import type { PolicyResource, ReviewFact } from '../policy/policy.types';
+import type { Decision, PolicyResource, ReviewFact } from '../policy/policy.types';
 import { ApprovalExpiry } from './approval-expiry';
 import { ApprovalRequests, type RequestApprovalInput } from './approval-requests';
 import { ApprovalReviews } from './approval-reviews';
@@ -51,14 +51,27 @@ export class ApprovalsService {
     return this.requests.request(principal, input);
   }
 
-  /** One approver's grant; the request is approved when the quorum is met. */
-  approve(principal: Principal, id: string, comment: string): Promise<ApprovalSummary> {
-    return this.reviews.approve(principal, id, comment);
+  /**
+   * One approver's grant; the request is approved when the quorum is met. `decided` is
+   * the policy's decision for `approval:approve` on it, made once for the request.
+   */
+  approve(
+    principal: Principal,
+    id: string,
+    comment: string,
+    decided: Decision,
+  ): Promise<ApprovalSummary> {
+    return this.reviews.approve(principal, id, comment, decided);
   }
 
-  /** A denial ends the request. */
-  deny(principal: Principal, id: string, comment: string): Promise<ApprovalSummary> {
-    return this.reviews.deny(principal, id, comment);
+  /** A denial ends the request (`decided`: as for {@link approve}). */
+  deny(
+    principal: Principal,
+    id: string,
+    comment: string,
+    decided: Decision,
+  ): Promise<ApprovalSummary> {
+    return this.reviews.deny(principal, id, comment, decided);
   }
 
   /** The requester withdraws a request (pending, or granted and unused). */
@@ -66,9 +79,17 @@ export class ApprovalsService {
     return this.requests.cancel(principal, id, comment);
   }
 
-  /** An approver acknowledges a break-glass run after the fact; it leaves the review queue. */
-  acknowledge(principal: Principal, id: string, comment: string): Promise<ApprovalSummary> {
-    return this.reviews.acknowledge(principal, id, comment);
+  /**
+   * An approver acknowledges a break-glass run after the fact; it leaves the review
+   * queue (`decided`: as for {@link approve}).
+   */
+  acknowledge(
+    principal: Principal,
+    id: string,
+    comment: string,
+    decided: Decision,
+  ): Promise<ApprovalSummary> {
+    return this.reviews.acknowledge(principal, id, comment, decided);
   }
 
   /** Uses the approval of a mutating cell in the caller's transaction; see {@link ApprovalUse.consume}. */

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database';
+import type { Decision } from '../policy/policy.types';
 
 /**
  * Where an approval stands. A request starts `pending`; break-glass runs start in
@@ -172,6 +173,12 @@ export interface BreakGlassInput extends Omit<
   readonly parameters: Readonly<Record<string, unknown>>;
   /** Owner of the session (break-glass in somebody else's session also needs `session:read-any`). */
   readonly sessionOwner: string;
+  /**
+   * The policy's decision for `breakglass` on this session, made once for the request
+   * (by the policy guard); the ledger checks it is that decision and records it, and
+   * decides nothing again.
+   */
+  readonly decision: Decision;
   /** Mandatory: why production is changed without approvers. */
   readonly reason: string;
   readonly incident?: string;

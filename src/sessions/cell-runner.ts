@@ -16,8 +16,8 @@ import { liveEvents, OutputRecorder } from './output-recorder';
 import { ExecutionCompletion } from './execution-completion';
 import { gatewayErrorOutcome, outcomeOf } from './execution-outcome';
 import type { PendingExecution, SessionRuntime } from './session-runtime';
-import { SessionTransitions } from './session-state';
-import { SessionsRepository, type ExecutionOutcome } from './sessions.repository';
+import { ExecutionTransitions, SessionTransitions, type SessionMove } from './session-state';
+import type { ExecutionOutcome } from './sessions.repository';
 import type { ExecutionRecord, ExecutionStatus } from './sessions.types';
 
 @Injectable()
@@ -26,7 +26,7 @@ export class CellRunner {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly repo: SessionsRepository,
+    private readonly executions: ExecutionTransitions,
     private readonly binding: KernelBinding,
     private readonly completion: ExecutionCompletion,
     private readonly transitions: SessionTransitions,
@@ -59,13 +59,15 @@ export class CellRunner {
     let recorder = new OutputRecorder(cap, rt.redactor);
     let outcome: ExecutionOutcome;
     const startedAt = performance.now();
-    // The `running` mark is written beside the kernel's work, not before it: the
-    // request is already committed, and the completion waits for the mark.
-    let marked: Promise<void> = Promise.resolve();
+    // The `running` mark (with the session's move to `busy`) is written beside the
+    // kernel's work, not before it: the request is already committed, and the
+    // completion waits for the mark. Undefined: whether it was written is unknown.
+    let marked: Promise<boolean | undefined> = Promise.resolve(false);
     try {
-      await this.transitions.apply(rt, 'busy');
-      marked = this.repo.markRunning(p.record.id, kernel.id).catch((err: unknown) => {
+      const busy = this.transitions.cellStarted(rt);
+      marked = this.executions.start(p.record.id, kernel.id, busy).catch((err: unknown) => {
         this.log.error({ err, session: rt.id }, 'could not mark the execution running');
+        return undefined;
       });
       rt.emit({
         type: 'execution.started',
@@ -105,8 +107,7 @@ export class CellRunner {
     }
     const durationMs = performance.now() - startedAt;
     span.ended(outcome.state, durationMs);
-    await marked;
-    const record = await this.finish(rt, p, outcome, durationMs);
+    const record = await this.finish(rt, p, outcome, durationMs, await marked);
     return { record, status: outcome.state };
   }
 
@@ -115,8 +116,11 @@ export class CellRunner {
     p: PendingExecution,
     outcome: ExecutionOutcome,
     durationMs: number,
+    started: boolean | undefined,
   ): Promise<ExecutionRecord> {
-    const finished = await this.completion.commit(rt, p, outcome, durationMs);
+    // The statement that records the end takes the session back to `idle` too.
+    const idle: SessionMove | undefined = this.transitions.cellEnding(rt);
+    const finished = await this.completion.commit(rt, p, outcome, durationMs, started, idle);
     rt.session.lastActivityAt = new Date();
     rt.emit({
       type: 'execution.finished',
@@ -129,11 +133,9 @@ export class CellRunner {
     });
     executionsTotal.inc({ status: outcome.state });
     executionSeconds.observe(durationMs / 1000);
-    if (rt.session.state === 'busy' && !rt.ending) {
-      await this.transitions.apply(rt, 'idle').catch((err: unknown) => {
-        this.log.error({ err, session: rt.id }, 'could not record the session idle');
-      });
-    }
-    return finished ?? p.record;
+    await this.transitions.cellEnded(rt, idle, finished?.carried === true).catch((err: unknown) => {
+      this.log.error({ err, session: rt.id }, 'could not record the session idle');
+    });
+    return finished?.record ?? p.record;
   }
 }

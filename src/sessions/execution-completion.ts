@@ -11,7 +11,8 @@ import { InfrastructureError } from '../common/errors';
 import { GatewayInstance } from '../db/gateway-instance';
 import { SessionAudit } from './session-audit';
 import type { PendingExecution, SessionRuntime } from './session-runtime';
-import { executionFromRow, SessionsRepository, type ExecutionOutcome } from './sessions.repository';
+import { ExecutionTransitions, type SessionMove } from './session-state';
+import { executionFromRow, type ExecutionOutcome } from './sessions.repository';
 import type { ExecutionRecord } from './sessions.types';
 
 /** Tries at recording an end after an error that is not the database being away. */
@@ -29,26 +30,35 @@ export class ExecutionCompletion {
   private readonly log = new Logger(ExecutionCompletion.name);
 
   constructor(
-    private readonly repo: SessionsRepository,
+    private readonly executions: ExecutionTransitions,
     private readonly audit: SessionAudit,
     @Inject(GatewayInstance) private readonly instance: GatewayInstance,
   ) {}
 
-  /** Answers the final row, or undefined when recording it failed for good. */
+  /**
+   * Records the end (from `running`, or from `queued` when the `running` mark may be
+   * missing: `started` is not true) with the session's move back to `idle`. Answers
+   * the final row and whether the statement carried the session's move (it does
+   * unless the execution had ended already), or undefined when recording it failed
+   * for good.
+   */
   async commit(
     rt: SessionRuntime,
     p: PendingExecution,
     outcome: ExecutionOutcome,
     durationMs: number,
-  ): Promise<ExecutionRecord | undefined> {
+    started: boolean | undefined,
+    idle: SessionMove | undefined,
+  ): Promise<{ record: ExecutionRecord; carried: boolean } | undefined> {
+    const write = this.executions.finishWrite(p.record.id, outcome, started, idle);
     const giveUpAt = Date.now() + UNAVAILABLE_RETRY_MS;
     let otherErrors = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         // Safe to repeat even when a COMMIT's outcome was unknown: the write changes
-        // only an execution still queued or running, and its event goes with it.
+        // only an execution still in a state it moves from, and its event goes with it.
         const [row] = await this.audit.commitCompleted(
-          this.repo.finishExecutionWrite(p.record.id, outcome),
+          write,
           rt.session,
           p.record,
           outcome,
@@ -62,7 +72,9 @@ export class ExecutionCompletion {
           );
         }
         // No row: the execution had already ended (and was recorded then).
-        return row ? executionFromRow(row) : p.record;
+        return row
+          ? { record: executionFromRow(row), carried: true }
+          : { record: p.record, carried: false };
       } catch (err) {
         const away = err instanceof InfrastructureError;
         if (!away) otherErrors++;

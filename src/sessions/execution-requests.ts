@@ -13,7 +13,7 @@ import type { AppConfig } from '../config/config.types';
 import { GatewayInstance } from '../db/gateway-instance';
 import type { RunbookCell } from '../runbooks/runbooks.types';
 import { currentTraceContext, currentTraceparent } from '../telemetry/otel';
-import { MutatingGate, type BreakGlass } from './mutating-gate';
+import { MutatingGate, type GatePass } from './mutating-gate';
 import { SessionAudit } from './session-audit';
 import { newPending, type PendingExecution, type SessionRuntime } from './session-runtime';
 import { executionFromRow, SessionsRepository, type NewExecution } from './sessions.repository';
@@ -29,13 +29,16 @@ export class ExecutionRequests {
     @Inject(GatewayInstance) private readonly instance: GatewayInstance,
   ) {}
 
-  /** Queues `cells` in order (one `batch` for `run`); answers them as queued. */
+  /**
+   * Queues `cells` in order (one `batch` for `run`); answers them as queued. A
+   * mutating cell comes with the gate's pass (`MutatingGate.precheck`).
+   */
   enqueue(
     rt: SessionRuntime,
     principal: Principal,
     cells: readonly RunbookCell[],
     batch: string | null,
-    breakGlass?: BreakGlass,
+    pass?: GatePass,
   ): Promise<PendingExecution[]> {
     return rt.exclusive(async () => {
       // Checked inside the lock: a request that waited for it while shutdown began is refused too.
@@ -55,7 +58,7 @@ export class ExecutionRequests {
       rt.executions.assertRoom(rt.id, cells.length);
       const added: PendingExecution[] = [];
       for (const cell of cells) {
-        const record = await this.record(rt, principal, cell, breakGlass).catch(auditUnavailable);
+        const record = await this.record(rt, principal, cell, pass).catch(auditUnavailable);
         const p = newPending(
           record,
           batch,
@@ -89,7 +92,7 @@ export class ExecutionRequests {
     rt: SessionRuntime,
     principal: Principal,
     cell: RunbookCell,
-    breakGlass: BreakGlass | undefined,
+    pass: GatePass | undefined,
   ): Promise<ExecutionRecord> {
     const execution: NewExecution = {
       id: randomUUID(),
@@ -109,9 +112,12 @@ export class ExecutionRequests {
       );
       return executionFromRow(row);
     }
+    if (pass === undefined) {
+      throw new Error(`mutating cell "${cell.id}" reached the queue without passing its gate`);
+    }
     return this.repo.transaction(async (tx) => {
       const r = await this.repo.insertExecution(execution, tx);
-      const approval = await this.gate.admit(tx, rt, principal, cell, r, breakGlass);
+      const approval = await this.gate.admit(tx, rt, principal, cell, r, pass);
       await this.audit.executionRequested(tx, rt.session, r, approval);
       return r;
     });

@@ -1,15 +1,17 @@
 /**
  * The single gate of a cell that changes production, after the policy guard decided
- * `cell:execute-mutating` for the request (CellResourceResolver): the code still
- * being what the catalog has, a usable approval (or a break-glass run) and the
- * ordered state of the kernel. Approvals is the ledger; this gate hands it complete
- * values and takes the decision.
+ * the request's one action on it (CellResourceResolver: `cell:execute-mutating`, or
+ * `breakglass`): the decision being that one, the code still being what the catalog
+ * has, a usable approval (or a break-glass run) and the ordered state of the kernel.
+ * Approvals is the ledger; this gate hands it complete values and the decision.
  */
 import { Injectable } from '@nestjs/common';
 import { ApprovalsService, parametersSha256, type ApprovalRecord } from '../approvals';
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import type { Queryable } from '../db/database';
+import { assertDecided } from '../policy/decided';
+import type { Decision } from '../policy/policy.types';
 import { cellsToRunFirst, runsOnKernel } from '../runbooks/ordered-state';
 import { RunbooksService } from '../runbooks/runbooks.service';
 import type { RunbookCell } from '../runbooks/runbooks.types';
@@ -23,6 +25,15 @@ export interface BreakGlass {
   incident?: string;
 }
 
+/**
+ * A mutating cell past the checks made before anything is written: the guard's
+ * decision for it (checked to be the right one) and, when breaking glass, why.
+ */
+export interface GatePass {
+  readonly decision: Decision;
+  readonly breakGlass?: BreakGlass;
+}
+
 @Injectable()
 export class MutatingGate {
   constructor(
@@ -31,9 +42,29 @@ export class MutatingGate {
     private readonly repo: SessionsRepository,
   ) {}
 
-  /** Before anything is written: only the catalog's current code of the cell runs. */
-  precheck(rt: SessionRuntime, cell: RunbookCell): void {
+  /**
+   * Before anything is written: only the catalog's current code of the cell runs, and
+   * the guard decided this request's action on it (`breakglass` when breaking glass,
+   * else `cell:execute-mutating`) and allowed it. Nothing is decided again here.
+   */
+  precheck(
+    rt: SessionRuntime,
+    principal: Principal,
+    cell: RunbookCell,
+    decision: Decision | undefined,
+    breakGlass: BreakGlass | undefined,
+  ): GatePass {
     this.assertCurrentCode(rt, cell);
+    const action = breakGlass ? 'breakglass' : 'cell:execute-mutating';
+    const resource = {
+      runbook: rt.session.runbookId,
+      environment: rt.session.environment,
+      owner: rt.session.owner.sub,
+    };
+    return {
+      decision: assertDecided(decision, action, resource, principal.sub),
+      ...(breakGlass ? { breakGlass } : {}),
+    };
   }
 
   /**
@@ -47,9 +78,9 @@ export class MutatingGate {
     principal: Principal,
     cell: RunbookCell,
     execution: ExecutionRecord,
-    breakGlass: BreakGlass | undefined,
+    pass: GatePass,
   ): Promise<ApprovalRecord> {
-    const { approval } = await this.useApproval(tx, rt, principal, cell, execution, breakGlass);
+    const { approval } = await this.useApproval(tx, rt, principal, cell, execution, pass);
     await this.assertInOrder(rt, cell, tx);
     return approval;
   }
@@ -102,7 +133,7 @@ export class MutatingGate {
     principal: Principal,
     cell: RunbookCell,
     execution: ExecutionRecord,
-    breakGlass: BreakGlass | undefined,
+    { decision, breakGlass }: GatePass,
   ): Promise<{ approval: ApprovalRecord }> {
     const who = { sub: principal.sub, name: principal.name, groups: principal.groups };
     const common = {
@@ -122,6 +153,7 @@ export class MutatingGate {
         code: execution.code,
         parameters: rt.session.parameters,
         sessionOwner: rt.session.owner.sub,
+        decision,
         reason: breakGlass.reason,
         ...(breakGlass.incident ? { incident: breakGlass.incident } : {}),
       });

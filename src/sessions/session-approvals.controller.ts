@@ -18,6 +18,8 @@ import { ApiProblems, GUARDED, WITH_BODY } from '../http/openapi/api-problems';
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import type { Principal } from '../auth/principal';
 import { Authorize } from '../policy/authorize.decorator';
+import { CurrentDecision } from '../policy/decided';
+import type { Decision } from '../policy/policy.types';
 import { ApprovalRequestResourceResolver } from './session-approvals.resolver';
 import { ApprovalScreenDto } from './dto/approval-screen.responses';
 import { SessionApprovals } from './session-approvals.service';
@@ -59,8 +61,9 @@ export class SessionApprovalsController {
   async request(
     @CurrentPrincipal() principal: Principal,
     @Body() body: RequestApprovalDto,
+    @CurrentDecision() decision: Decision,
   ): Promise<ApprovalSummaryDto> {
-    return approvalSummaryResponse(await this.approvals.request(principal, body));
+    return approvalSummaryResponse(await this.approvals.request(principal, body, decision));
   }
 
   @Get(':id')

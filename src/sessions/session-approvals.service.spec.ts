@@ -9,6 +9,7 @@ import type {
 import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { loadConfig } from '../config/load-config';
+import type { Decision } from '../policy/policy.types';
 import { parseNotebook } from '../runbooks';
 import { SessionApprovals } from './session-approvals.service';
 import type { SessionsRepository } from './sessions.repository';
@@ -181,17 +182,29 @@ async function refusal(p: Promise<unknown>): Promise<ErrorCode | undefined> {
   }
 }
 
+/** The guard's decision for the request, which the service hands on to the ledger. */
+const DECIDED: Decision = {
+  allowed: true,
+  action: 'cell:execute-mutating',
+  subjects: ['user:alice', 'group:oncall'],
+  resource: RUNBOOK,
+  environment: 'prod',
+  owner: 'alice',
+  rule: ['group:oncall', '*', '**', 'cell:execute-mutating', 'allow'],
+  reason: 'allowed',
+  policyLoadedAt: null,
+};
+
 describe(SessionApprovals.name, () => {
   describe('request', () => {
     it('hands the ledger the session and the cell of its pinned version', async () => {
       const session = newSession();
       const { service, requests } = setUp(session);
-      await service.request(alice, {
-        session: session.id,
-        cell: 'refund',
-        reason: 'double charge',
-        incident: 'INC-1',
-      });
+      await service.request(
+        alice,
+        { session: session.id, cell: 'refund', reason: 'double charge', incident: 'INC-1' },
+        DECIDED,
+      );
       expect(requests).toEqual([
         {
           session: {
@@ -212,6 +225,7 @@ describe(SessionApprovals.name, () => {
           },
           reason: 'double charge',
           incident: 'INC-1',
+          decision: DECIDED,
         },
       ]);
     });
@@ -228,7 +242,7 @@ describe(SessionApprovals.name, () => {
       for (const [session, principal, cell, code] of cases) {
         const { service, requests } = setUp(session);
         const input = { session: newSession().id, cell, reason: 'why not' };
-        expect(await refusal(service.request(principal, input))).toBe(code);
+        expect(await refusal(service.request(principal, input, DECIDED))).toBe(code);
         expect(requests).toEqual([]);
       }
     });

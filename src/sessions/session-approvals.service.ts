@@ -14,7 +14,7 @@ import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
-import type { PolicyResource } from '../policy/policy.types';
+import type { Decision, PolicyResource } from '../policy/policy.types';
 import { parseNotebook } from '../runbooks';
 import { cellsToRunFirst, runsOnKernel } from '../runbooks/ordered-state';
 import type { RunbookCell } from '../runbooks/runbooks.types';
@@ -79,9 +79,14 @@ export class SessionApprovals {
 
   /**
    * Requests approval for a mutating cell of the caller's own open session: the
-   * session and cell are read here, the request is the ledger's.
+   * session and cell are read here, the request is the ledger's, with the policy's
+   * decision for `cell:execute-mutating` on the session (the guard's, handed on).
    */
-  async request(principal: Principal, input: SessionApprovalRequest): Promise<ApprovalSummary> {
+  async request(
+    principal: Principal,
+    input: SessionApprovalRequest,
+    decision: Decision,
+  ): Promise<ApprovalSummary> {
     const pinned = await this.pinned(input.session);
     if (pinned === undefined) {
       throw new RungateError(ErrorCode.NotFound, `no session ${input.session}`);
@@ -107,6 +112,7 @@ export class SessionApprovals {
       ...subjectOf(session, cell),
       reason: input.reason,
       ...(input.incident !== undefined ? { incident: input.incident } : {}),
+      decision,
     });
   }
 

@@ -34,7 +34,13 @@ import { RunbookVersions } from './runbook-versions';
 import { SessionAdmission } from './session-admission';
 import { SessionAudit } from './session-audit';
 import { SessionRuntime, type PendingExecution } from './session-runtime';
-import { assertSessionMove, isSessionOver, SessionTransitions } from './session-state';
+import {
+  assertSessionMove,
+  ExecutionTransitions,
+  isSessionOver,
+  sessionStatesTo,
+  SessionTransitions,
+} from './session-state';
 import { SessionsRepository } from './sessions.repository';
 import type { ExecutionRecord, SessionRecord } from './sessions.types';
 
@@ -67,6 +73,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     private readonly runner: CellRunner,
     private readonly requests: ExecutionRequests,
     private readonly transitions: SessionTransitions,
+    private readonly executions: ExecutionTransitions,
     private readonly admission: SessionAdmission,
     private readonly versions: RunbookVersions,
     @Inject(GatewayInstance) private readonly instance: GatewayInstance,
@@ -96,19 +103,27 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     const reason =
       'the gateway replica holding the session kernel died or restarted: the kernel is gone';
     let left = 0;
-    const lost = await this.repo.markOrphanedSessionsLost(
-      reason,
-      async (tx, sessions, abandoned) => {
-        left = abandoned.length;
-        for (const s of sessions) {
-          // In chain order: what became of its cell, then the session's end.
-          for (const a of abandoned.filter((x) => x.execution.sessionId === s.id)) {
-            await this.audit.executionAbandoned(tx, s, a);
-          }
-          await this.audit.sessionEnded(tx, s, reason, true);
+    const lost = await this.repo.transaction(async (tx) => {
+      const sessions = await this.repo.markOrphanedSessionsLost(
+        tx,
+        reason,
+        sessionStatesTo('lost'),
+      );
+      if (sessions.length === 0) return sessions;
+      const abandoned = await this.executions.abandon(
+        tx,
+        sessions.map((s) => s.id),
+      );
+      left = abandoned.length;
+      for (const s of sessions) {
+        // In chain order: what became of its cell, then the session's end.
+        for (const a of abandoned.filter((x) => x.execution.sessionId === s.id)) {
+          await this.audit.executionAbandoned(tx, s, a);
         }
-      },
-    );
+        await this.audit.sessionEnded(tx, s, reason, true);
+      }
+      return sessions;
+    });
     if (lost.length > 0) {
       this.log.warn(
         { sessions: lost.map((s) => s.id) },
@@ -341,6 +356,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
   ): Promise<void> {
     if (rt.kernel !== kernel || rt.ending) return;
     this.log.warn({ session: rt.id, reason }, 'session kernel died');
+    const running = rt.executions.running;
     rt.unbindKernel();
     await this.audit.kernelDied(
       rt.session,
@@ -348,6 +364,11 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
       limit ?? reason,
     );
     await rt.executions.cancel();
+    // The cell that was running ends with the kernel (kernel_died); its recorded end
+    // takes the session out of `busy`, and the death moves it from there.
+    await running?.done;
+    // Unless the session ends, or a new kernel is being attached, meanwhile.
+    if (rt.ending || rt.kernel !== null || rt.session.state === 'starting') return;
     await this.transitions.apply(rt, 'kernel_dead', { reason }).catch((err: unknown) => {
       this.log.error({ err, session: rt.id }, 'could not record kernel death');
     });
@@ -373,10 +394,17 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     try {
       assertSessionMove(rt.session.state, 'ended');
       await this.repo.transaction(async (tx) => {
-        await this.repo.setSessionState(rt.id, 'ended', { endReason: reason }, tx);
+        // From whatever it is stored as (`busy` too, if a cell's end was not recorded).
+        await this.repo.setSessionState(
+          rt.id,
+          'ended',
+          sessionStatesTo('ended'),
+          { endReason: reason },
+          tx,
+        );
         // A request whose commit answered with an error (the connection broke during
         // COMMIT) may have left a row this process never queued: it never ran.
-        await this.repo.cancelQueued(rt.id, undefined, tx);
+        await this.executions.cancel(rt.id, undefined, tx);
         await this.approvals.cancelForSession(tx, rt.id, `the session ended: ${reason}`);
         await this.audit.sessionEnded(tx, rt.session, reason);
       });
@@ -401,7 +429,13 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     }
     await this.repo
       .transaction(async (tx) => {
-        await this.repo.setSessionState(s.id, 'ended', { endReason: reason }, tx);
+        await this.repo.setSessionState(
+          s.id,
+          'ended',
+          sessionStatesTo('ended'),
+          { endReason: reason },
+          tx,
+        );
         await this.audit.sessionEnded(tx, s, reason);
       })
       .catch(auditUnavailable);
@@ -429,7 +463,7 @@ export class SessionLifecycle implements OnModuleInit, BeforeApplicationShutdown
     dropped: readonly PendingExecution[],
   ): Promise<ExecutionRecord[]> {
     const ids = dropped.map((p) => p.record.id);
-    await this.repo.cancelQueued(rt.id, ids).catch((err: unknown) => {
+    await this.executions.cancel(rt.id, ids).catch((err: unknown) => {
       this.log.error({ err, session: rt.id }, 'could not record cancelled executions');
     });
     const records: ExecutionRecord[] = [];

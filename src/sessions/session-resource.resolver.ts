@@ -42,9 +42,11 @@ export class SessionResourceResolver implements ResourceResolver {
 }
 
 /**
- * Running a cell is about its session; running one that changes production is the
- * action `cell:execute-mutating`, decided here once (a break-glass run stays
- * `cell:execute`: the `breakglass` permission is the approvals ledger's to check).
+ * Running a cell is about its session. The guard decides the one action the request
+ * needs, once: running a cell that changes production is `cell:execute-mutating`
+ * (its approval is checked at execution), breaking glass on one is `breakglass`,
+ * anything else `cell:execute`. The handler hands that decision to the service,
+ * which never asks again.
  */
 @Injectable()
 export class CellResourceResolver implements ResourceResolver {
@@ -55,9 +57,11 @@ export class CellResourceResolver implements ResourceResolver {
     const resource = await this.sessions.resourceOf(id);
     const breakGlass = (req.body as { breakGlass?: unknown } | undefined)?.breakGlass;
     const mutating = (await this.sessions.cellClassOf(id, req.params?.cellId ?? '')) === 'mutating';
-    return mutating && breakGlass === undefined
-      ? { ...resource, action: 'cell:execute-mutating' }
-      : resource;
+    if (!mutating) return resource;
+    return {
+      ...resource,
+      action: breakGlass === undefined ? 'cell:execute-mutating' : 'breakglass',
+    };
   }
 }
 

@@ -34,6 +34,8 @@ import { ApiUuidParam } from '../http/openapi/api-params';
 import { ApiProblems, GUARDED, WITH_BODY } from '../http/openapi/api-problems';
 import { RequireRecentAuthentication } from '../auth/step-up';
 import { Authorize } from '../policy/authorize.decorator';
+import { CurrentDecision } from '../policy/decided';
+import type { Decision } from '../policy/policy.types';
 import { PolicyService } from '../policy/policy.service';
 import {
   CellResourceResolver,
@@ -213,11 +215,15 @@ export class SessionsController {
     @Param('cellId') cellId: string,
     @Query() q: WaitQueryDto,
     @Body() body: ExecuteCellDto,
+    @CurrentDecision() decision: Decision,
     @Res({ passthrough: true }) res: Response,
   ): Promise<ExecutionDto> {
     assertCellId(cellId);
     const wait = q.wait ?? true;
-    const e = await this.sessions.execute(principal, id, cellId, wait, body?.breakGlass);
+    const e = await this.sessions.execute(principal, id, cellId, wait, {
+      decision,
+      breakGlass: body?.breakGlass,
+    });
     if (!wait) res.status(202);
     return executionView(e);
   }

@@ -19,7 +19,7 @@ import { SessionAudit } from './session-audit';
 import { RunbookVersions } from './runbook-versions';
 import { SessionAdmission } from './session-admission';
 import { SessionLifecycle } from './session-lifecycle';
-import { SessionTransitions } from './session-state';
+import { ExecutionTransitions, SessionTransitions } from './session-state';
 import { SessionsStoreModule } from './sessions-store.module';
 import { RunRecordsController } from '../records/run-records.controller';
 import { RunRecordsService } from '../records/run-records.service';
@@ -44,6 +44,7 @@ import { SessionOwnerInterceptor, SessionOwners } from './session-owner.intercep
   providers: [
     SessionAudit,
     SessionTransitions,
+    ExecutionTransitions,
     KernelBinding,
     MutatingGate,
     ExecutionRequests,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { runWrite, type AuditedWrite } from '../audit/audit.repository';
 import { Database, type Queryable } from '../db/database';
+import type { ExecutionMove, SessionMove } from './session-state';
 import type {
   ExecutionRecord,
   ExecutionState,
@@ -227,14 +228,18 @@ export class SessionsRepository {
     return r.rows.map(toSession);
   }
 
+  /**
+   * Moves a session to `state` if it is still in one of `from` (a compare-and-set on
+   * the stored state); answers whether it moved. A session that is over never moves.
+   */
   async setSessionState(
     id: string,
     state: SessionState,
-    extra: { endReason?: string; kernel?: SessionRecord['kernel']; from?: SessionState } = {},
+    from: readonly SessionState[],
+    extra: { endReason?: string; kernel?: SessionRecord['kernel'] } = {},
     q: Queryable = this.db,
   ): Promise<boolean> {
     const over = state === 'ended' || state === 'lost';
-    // A session that is over never moves again; with `from`, only from that state.
     const r = await q.query(
       `UPDATE sessions SET state = $2,
          ended_at = CASE WHEN $3 THEN now() ELSE ended_at END,
@@ -242,7 +247,7 @@ export class SessionsRepository {
          kernel_id = CASE WHEN $5 THEN $6 ELSE kernel_id END,
          kernel_pid = CASE WHEN $5 THEN $7::integer ELSE kernel_pid END,
          kernel_name = CASE WHEN $5 THEN $8 ELSE kernel_name END
-       WHERE id = $1 AND state NOT IN ('ended', 'lost') AND ($9::text IS NULL OR state = $9)`,
+       WHERE id = $1 AND state NOT IN ('ended', 'lost') AND state = ANY($9::text[])`,
       [
         id,
         state,
@@ -252,68 +257,71 @@ export class SessionsRepository {
         extra.kernel?.id ?? null,
         extra.kernel?.pid ?? null,
         extra.kernel?.name ?? null,
-        extra.from ?? null,
+        from,
       ],
     );
     return (r.rowCount ?? 0) === 1;
   }
 
   /**
-   * Marks lost every open session whose gateway instance is gone (stopped, or never
-   * registered: `GatewayInstance.reapGone` marks stopped the instances that died), in
-   * one transaction with what `onLost` records. Sessions of running instances, this
-   * one included, are left alone. Any replica may run this at any time: a session is
-   * marked lost once (the update skips rows another replica marked first).
-   *
-   * Cells run one at a time in order, so only a session's first unfinished execution
-   * can have reached its kernel: whether it ran, or ran to its end, is unknown (its
-   * `running` mark may not have been written), so it is `abandoned`, never
-   * `cancelled`; the executions queued behind it never ran and are cancelled. `onLost`
-   * receives the sessions, each abandoned execution and the instance that held its
-   * session.
+   * Marks lost, in the caller's transaction, every session in one of `from` (the
+   * states that may move to `lost`: `busy` too) whose gateway instance is gone (stopped, or never
+   * registered: `GatewayInstance.reapGone` marks stopped the instances that died).
+   * Sessions of running instances, this one included, are left alone. Any replica may
+   * run this at any time: a session is marked lost once (the update skips rows another
+   * replica marked first). What became of their executions is
+   * `ExecutionTransitions.abandon`'s.
    */
   async markOrphanedSessionsLost(
+    tx: Queryable,
     reason: string,
-    onLost: (
-      tx: Queryable,
-      lost: SessionRecord[],
-      abandoned: AbandonedExecution[],
-    ) => Promise<void>,
+    from: readonly SessionState[],
   ): Promise<SessionRecord[]> {
-    return this.db.transaction(async (tx) => {
-      const r = await tx.query<SessionRow>(
-        `UPDATE sessions s SET state = 'lost', ended_at = now(), end_reason = $1
-         WHERE s.state NOT IN ('ended', 'lost')
-           AND NOT EXISTS (SELECT 1 FROM gateway_instances g
-                            WHERE g.id::text = s.instance_id AND g.stopped_at IS NULL)
-         RETURNING *`,
-        [reason],
-      );
-      const lost = r.rows.map(toSession);
-      if (lost.length === 0) return lost;
-      const ids = lost.map((x) => x.id);
-      const left = await tx.query<ExecutionRow & { instance_id: string }>(
-        `UPDATE executions e SET state = 'abandoned', finished_at = now()
-           FROM sessions s
-         WHERE s.id = e.session_id AND e.session_id = ANY($1::uuid[])
-           AND e.state IN ('queued', 'running')
-           AND e.seq = (SELECT min(f.seq) FROM executions f
-                         WHERE f.session_id = e.session_id AND f.state IN ('queued', 'running'))
-         RETURNING e.*, s.instance_id`,
-        [ids],
-      );
-      await tx.query(
-        `UPDATE executions SET state = 'cancelled', finished_at = now()
-         WHERE state = 'queued' AND session_id = ANY($1::uuid[])`,
-        [ids],
-      );
-      await onLost(
-        tx,
-        lost,
-        left.rows.map((row) => ({ execution: executionFromRow(row), instance: row.instance_id })),
-      );
-      return lost;
-    });
+    const r = await tx.query<SessionRow>(
+      `UPDATE sessions s SET state = 'lost', ended_at = now(), end_reason = $1
+       WHERE s.state = ANY($2::text[])
+         AND NOT EXISTS (SELECT 1 FROM gateway_instances g
+                          WHERE g.id::text = s.instance_id AND g.stopped_at IS NULL)
+       RETURNING *`,
+      [reason, from],
+    );
+    return r.rows.map(toSession);
+  }
+
+  /**
+   * The first unfinished execution of each of `sessionIds` moves as `move` says (to
+   * `abandoned`), in the caller's transaction; answers each with the instance that
+   * held its session.
+   */
+  async abandonFirstUnfinished(
+    move: ExecutionMove<'abandoned'>,
+    tx: Queryable,
+    sessionIds: readonly string[],
+  ): Promise<Array<ExecutionRow & { instance_id: string }>> {
+    const r = await tx.query<ExecutionRow & { instance_id: string }>(
+      `UPDATE executions e SET state = $3, finished_at = now()
+         FROM sessions s
+       WHERE s.id = e.session_id AND e.session_id = ANY($1::uuid[])
+         AND e.state = ANY($2::text[])
+         AND e.seq = (SELECT min(f.seq) FROM executions f
+                       WHERE f.session_id = e.session_id AND f.state = ANY($2::text[]))
+       RETURNING e.*, s.instance_id`,
+      [sessionIds, move.from, move.to],
+    );
+    return r.rows;
+  }
+
+  /** Every execution of `sessionIds` still in `move.from` moves to `move.to` (cancelled). */
+  async cancelQueuedOf(
+    move: ExecutionMove<'cancelled'>,
+    tx: Queryable,
+    sessionIds: readonly string[],
+  ): Promise<void> {
+    await tx.query(
+      `UPDATE executions SET state = $3, finished_at = now()
+       WHERE session_id = ANY($1::uuid[]) AND state = ANY($2::text[])`,
+      [sessionIds, move.from, move.to],
+    );
   }
 
   async insertExecution(e: NewExecution, q: Queryable = this.db): Promise<ExecutionRecord> {
@@ -347,51 +355,87 @@ export class SessionsRepository {
   }
 
   /**
-   * Marks a queued execution running on `kernelId`. Committed without waiting for the
-   * disk (`Database.relaxed`): the completion, committed durably after it, makes it
-   * durable too, and a crash in between leaves an execution its session's end marks.
+   * Marks an execution running on `kernelId` (`move`: queued → running) and, in the
+   * same statement, moves its session as `session` says (idle → busy) if the
+   * execution moved and the session is still in `session.from`. Committed without
+   * waiting for the disk (`Database.relaxed`): the completion, committed durably after
+   * it, makes it durable too, and a crash in between leaves an execution its session's
+   * end marks. Answers whether the execution moved.
    */
-  async markRunning(id: string, kernelId: string): Promise<void> {
-    await this.db.relaxed.query(
-      `UPDATE executions SET state = 'running', started_at = now(), kernel_id = $2
-       WHERE id = $1 AND state = 'queued'`,
-      [id, kernelId],
+  async markRunning(
+    move: ExecutionMove<'running'>,
+    id: string,
+    kernelId: string,
+    session: SessionMove,
+  ): Promise<boolean> {
+    const r = await this.db.relaxed.query<{ started: number }>(
+      `WITH started AS (
+         UPDATE executions SET state = $3, started_at = now(), kernel_id = $2
+         WHERE id = $1 AND state = ANY($4::text[])
+         RETURNING session_id
+       ), busy AS (
+         UPDATE sessions SET state = $6
+         WHERE id = (SELECT session_id FROM started) AND state = $5
+       )
+       SELECT count(*)::int AS started FROM started`,
+      [id, kernelId, move.to, move.from, session.from, session.to],
     );
+    return (r.rows[0]?.started ?? 0) > 0;
   }
 
   /**
-   * How an execution ended and the session's activity, as a write its audit event
-   * commits with; it changes nothing (and answers no row) unless the execution is
-   * still queued or running.
+   * How an execution ended (`move`: running, or queued through running, → outcome)
+   * and the session's activity, as a write its audit event commits with; with
+   * `session`, the session moves as it says (busy → idle) if it is still in
+   * `session.from`. It changes nothing (and answers no row) unless the execution is
+   * still in `move.from`. From `queued`, it records the start as well.
    */
-  finishExecutionWrite(id: string, o: ExecutionOutcome): AuditedWrite {
+  finishExecutionWrite(
+    move: ExecutionMove<ExecutionOutcome['state']>,
+    id: string,
+    o: ExecutionOutcome,
+    session: SessionMove | undefined,
+  ): AuditedWrite {
     return {
       ctes: `done AS (
         UPDATE executions SET state = $2, execution_count = $3, error = $4, outputs = $5,
-          output_bytes = $6, truncated = $7, finished_at = now()
-        WHERE id = $1 AND state IN ('queued', 'running')
+          output_bytes = $6, truncated = $7, finished_at = now(),
+          started_at = COALESCE(started_at, now())
+        WHERE id = $1 AND state = ANY($8::text[])
         RETURNING *
       ), touched AS (
-        UPDATE sessions SET last_activity_at = now() WHERE id = (SELECT session_id FROM done)
+        UPDATE sessions SET last_activity_at = now(),
+          state = CASE WHEN state = $9 THEN $10 ELSE state END
+        WHERE id = (SELECT session_id FROM done)
       )`,
       returning: 'done',
       params: [
         id,
-        o.state,
+        move.to,
         o.executionCount,
         o.error ? JSON.stringify(o.error) : null,
         JSON.stringify(o.outputs),
         o.outputBytes,
         o.truncated,
+        move.from,
+        session?.from ?? null,
+        session?.to ?? null,
       ],
     };
   }
 
-  async cancelQueued(sessionId: string, ids?: string[], q: Queryable = this.db): Promise<void> {
+  /** Executions of a session (`ids`, or all) still in `move.from` move to `move.to` (cancelled). */
+  async cancelQueued(
+    move: ExecutionMove<'cancelled'>,
+    sessionId: string,
+    ids?: readonly string[],
+    q: Queryable = this.db,
+  ): Promise<void> {
     await q.query(
-      `UPDATE executions SET state = 'cancelled', finished_at = now()
-       WHERE session_id = $1 AND state = 'queued' AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`,
-      [sessionId, ids ?? null],
+      `UPDATE executions SET state = $4, finished_at = now()
+       WHERE session_id = $1 AND state = ANY($3::text[])
+         AND ($2::uuid[] IS NULL OR id = ANY($2::uuid[]))`,
+      [sessionId, ids ?? null, move.from, move.to],
     );
   }
 

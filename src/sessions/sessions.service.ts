@@ -11,6 +11,7 @@ import type { Principal } from '../auth/principal';
 import { ErrorCode, RungateError } from '../common/errors';
 import type { Runbook, RunbookCell } from '../runbooks/runbooks.types';
 import { ExecutionRequests } from './execution-requests';
+import type { Decision } from '../policy/policy.types';
 import { MutatingGate, type BreakGlass } from './mutating-gate';
 import { RunbookVersions } from './runbook-versions';
 import { SessionAdmission } from './session-admission';
@@ -78,13 +79,17 @@ export class SessionsService {
 
   // ---- executions -----------------------------------------------------------
 
-  /** Queues one cell; resolves when it is queued (`wait` false) or finished. */
+  /**
+   * Queues one cell; resolves when it is queued (`wait` false) or finished. A mutating
+   * cell needs the policy guard's `decision` for the request (`cell:execute-mutating`,
+   * or `breakglass` with `breakGlass`), which is handed on, not made again.
+   */
   async execute(
     principal: Principal,
     sessionId: string,
     cellId: string,
     wait: boolean,
-    breakGlass?: BreakGlass,
+    { decision, breakGlass }: { decision?: Decision; breakGlass?: BreakGlass } = {},
   ): Promise<ExecutionRecord> {
     const rt = await this.live(sessionId);
     const cell = codeCell(rt, cellId);
@@ -94,8 +99,11 @@ export class SessionsService {
         `cell "${cell.id}" is read-only: break-glass is for mutating cells`,
       );
     }
-    if (cell.class === 'mutating') this.gate.precheck(rt, cell);
-    const [pending] = await this.requests.enqueue(rt, principal, [cell], null, breakGlass);
+    const pass =
+      cell.class === 'mutating'
+        ? this.gate.precheck(rt, principal, cell, decision, breakGlass)
+        : undefined;
+    const [pending] = await this.requests.enqueue(rt, principal, [cell], null, pass);
     return wait ? pending.done : pending.record;
   }
 

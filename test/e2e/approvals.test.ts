@@ -316,6 +316,7 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     expect(refused.status).toBe(403);
 
     appendFileSync(join(policies, 'policy.csv'), '\ng, user:alice, group:incident-commanders\n');
+    const since = new Date(Date.now() - 1000).toISOString();
     const s = await startSession();
     expect((await exec(s.id, 'look')).body.status).toBe('ok');
     const ran = await waitFor(
@@ -339,10 +340,28 @@ describe('approvals over HTTP with a real PostgreSQL target', () => {
     const events = await gw.api(`/v1/audit/events?session=${s.id}&type=cell.execution.requested`, {
       token: as('carol'),
     });
-    const critical = events.body.events.filter(
-      (e: { severity: string }) => e.severity === 'critical',
+    const critical = (events.body.events as Array<{ severity: string; trace_id: string }>).filter(
+      (e) => e.severity === 'critical',
     );
     expect(critical).toHaveLength(1);
+    // Authorized once: the request that broke glass recorded one decision, `breakglass`
+    // (the guard's), not `cell:execute` and then `breakglass` again.
+    const sameRequest = async () => {
+      const decisions = await gw.api(
+        `/v1/audit/events?type=policy.decision&actor=alice&from=${encodeURIComponent(since)}&limit=1000`,
+        { token: as('carol') },
+      );
+      expect(decisions.status).toBe(200);
+      return (
+        decisions.body.events as Array<{ trace_id: string; decision: { action: string } }>
+      ).filter((e) => e.trace_id === critical[0].trace_id);
+    };
+    await waitFor('the decision of the break-glass request', async () =>
+      (await sameRequest()).length > 0 ? true : undefined,
+    );
+    expect((await sameRequest()).map((e) => e.decision)).toEqual([
+      expect.objectContaining({ action: 'breakglass', effect: 'allow' }),
+    ]);
 
     const ack = await gw.api(`/v1/approvals/${item.approval.id}/acknowledge`, {
       token: as('bob'),

@@ -414,6 +414,7 @@ describe('ApprovalWebhook outbox', () => {
       code: REFUND_CODE,
       parameters: { order_id: 'A-1' },
       sessionOwner: 'ivan',
+      decision: t.breakGlassDecision(people.ivan, 'ivan'),
       reason: 'checkout down, approvers unreachable',
     };
     let rolledBackId: string | undefined;
@@ -471,6 +472,7 @@ describe('ApprovalWebhook outbox', () => {
           code: REFUND_CODE,
           parameters: { order_id: 'A-1' },
           sessionOwner: 'ivan',
+          decision: t.breakGlassDecision(people.ivan, 'ivan'),
           reason: 'checkout down, approvers unreachable',
         });
         out.push(approval.id);

@@ -17,6 +17,8 @@ import { ProblemDetailsFilter } from '../../src/http/problem-details.filter';
 import { edgeValidationPipe } from '../../src/http/validation.pipe';
 import { PolicyGuard } from '../../src/policy/policy.guard';
 import { PolicyModule } from '../../src/policy/policy.module';
+import { PolicyService } from '../../src/policy/policy.service';
+import type { Decision } from '../../src/policy/policy.types';
 import { SessionApprovalsModule } from '../../src/sessions/session-approvals.module';
 import { startTestIssuer, type DemoUsername } from '../support/oidc';
 import { createDatabase } from '../support/postgres';
@@ -135,6 +137,11 @@ export interface ApprovalsApp {
   readonly webhook: ApprovalWebhook;
   /** The slice's database, for a later slice on the same data (a restart). */
   readonly databaseUrl: string;
+  /**
+   * The decision the policy guard makes for `breakglass` by `principal` on a session of
+   * `owner`'s (of `shop/refund` in `prod`): what a break-glass run hands the ledger.
+   */
+  breakGlassDecision(principal: Principal, owner: string): Decision;
   /** An HTTP call with a demo person's real access token (or none). */
   call(
     method: 'GET' | 'POST',
@@ -193,6 +200,10 @@ export async function startApprovalsApp(
     service: app.get(ApprovalsService),
     webhook: app.get(ApprovalWebhook),
     databaseUrl: url,
+    breakGlassDecision: (principal, owner) =>
+      app
+        .get(PolicyService)
+        .authorize(principal, 'breakglass', { runbook: 'shop/refund', environment: 'prod', owner }),
     async call(method, path, person, body) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (person !== undefined) {

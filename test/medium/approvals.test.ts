@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalsService, parametersSha256, type ConsumeInput } from '../../src/approvals';
 import { ErrorCode, RungateError } from '../../src/common/errors';
+import { PolicyService } from '../../src/policy/policy.service';
 import { sha256Hex } from '../../src/runbooks';
 import {
   REFUND_CODE,
@@ -148,6 +149,39 @@ describe(ApprovalsService.name, () => {
           (x) => `${x.from}>${x.to}`,
         ),
       ).toEqual(['new>pending', 'pending>approved', 'approved>consumed']);
+    });
+
+    it('decides each call once, in the guard: request, approve, deny and the list', async () => {
+      const actions: string[] = [];
+      const off = t.app.get(PolicyService).onDecision((e) => {
+        // Filtering a list is no decision on the request (and is not recorded).
+        if (e.kind !== 'filter') actions.push(e.decision.action);
+      });
+      const decided = async (call: () => Promise<{ status: number }>, status: number) => {
+        actions.length = 0;
+        expect((await call()).status).toBe(status);
+        return [...actions];
+      };
+      try {
+        const session = await insertSession(t.db);
+        let id = '';
+        expect(
+          await decided(async () => {
+            const r = await requestRefund(session);
+            id = (r.body.approval as { id: string }).id;
+            return r;
+          }, 201),
+        ).toEqual(['cell:execute-mutating']);
+        const review = (verb: 'approve' | 'deny', who: 'bob' | 'dave') => () =>
+          t.call('POST', `/v1/approvals/${id}/${verb}`, who, { comment: 'reviewed' });
+        expect(await decided(review('approve', 'bob'), 200)).toEqual(['approval:approve']);
+        expect(await decided(review('deny', 'dave'), 200)).toEqual(['approval:approve']);
+        expect(await decided(() => t.call('GET', '/v1/approvals', 'dave'), 200)).toEqual([
+          'runbook:read',
+        ]);
+      } finally {
+        off();
+      }
     });
 
     it('refuses the requester as approver even when the policy lets them approve', async () => {
@@ -452,6 +486,7 @@ describe(ApprovalsService.name, () => {
         code: REFUND_CODE,
         parameters: PARAMS,
         sessionOwner: 'ivan',
+        decision: t.breakGlassDecision(people.ivan, 'ivan'),
         reason: 'checkout down, approvers unreachable',
       };
       const { approval } = await t.db.transaction((tx) => t.service.breakGlass(tx, input));
@@ -466,7 +501,12 @@ describe(ApprovalsService.name, () => {
 
       const refused = await t.db
         .transaction((tx) =>
-          t.service.breakGlass(tx, { ...input, principal: people.alice, sessionOwner: 'alice' }),
+          t.service.breakGlass(tx, {
+            ...input,
+            principal: people.alice,
+            sessionOwner: 'alice',
+            decision: t.breakGlassDecision(people.alice, 'alice'),
+          }),
         )
         .catch((err: unknown) => err);
       expect(refused).toBeInstanceOf(RungateError);
@@ -477,9 +517,15 @@ describe(ApprovalsService.name, () => {
         (queue.body.approvals as Array<{ approval: { id: string } }>).map((a) => a.approval.id),
       ).toContain(approval.id);
 
-      await expect(t.service.acknowledge(people.ivan, approval.id, 'mine')).rejects.toMatchObject({
-        code: ErrorCode.Forbidden,
+      // On the decision the guard makes for it: ivan may not approve at all.
+      const ivans = t.app.get(PolicyService).authorize(people.ivan, 'approval:approve', {
+        runbook: 'shop/refund',
+        environment: 'prod',
+        owner: 'ivan',
       });
+      await expect(
+        t.service.acknowledge(people.ivan, approval.id, 'mine', ivans),
+      ).rejects.toMatchObject({ code: ErrorCode.Forbidden });
       expect(
         (
           await t.call('POST', `/v1/approvals/${approval.id}/acknowledge`, 'alice', {

@@ -26,7 +26,9 @@ import type {
   KernelStatus,
   Relay,
 } from '../../src/kernels/kernels.types';
+import type { Action } from '../../src/policy/actions';
 import { PolicyModule } from '../../src/policy/policy.module';
+import { PolicyService } from '../../src/policy/policy.service';
 import { SessionsModule } from '../../src/sessions/sessions.module';
 import { SessionsService } from '../../src/sessions/sessions.service';
 import type { ExecutionRecord } from '../../src/sessions/sessions.types';
@@ -131,17 +133,31 @@ class ScriptedKernels {
   async onApplicationShutdown(): Promise<void> {}
 }
 
-const RUNBOOK = notebook({
-  title: 'Core (test)',
-  environment: 'staging',
-  cells: [
-    { id: 'params', tags: ['parameters'], source: 'region = "eu"' },
-    { id: 'look', source: 'print(region)' },
-    { id: 'change', tags: ['mutating'], source: 'print("changed")' },
-    { id: 'hold', source: '# hold' },
-    { id: 'die', source: '# die' },
-  ],
-});
+/** `wait` holds like `hold`, under a timeout of its own (60 s) instead of the 1 s default. */
+const RUNBOOK = withTimeout(
+  notebook({
+    title: 'Core (test)',
+    environment: 'staging',
+    cells: [
+      { id: 'params', tags: ['parameters'], source: 'region = "eu"' },
+      { id: 'look', source: 'print(region)' },
+      { id: 'change', tags: ['mutating'], source: 'print("changed")' },
+      { id: 'hold', source: '# hold' },
+      { id: 'die', source: '# die' },
+      { id: 'wait', source: '# hold (long)' },
+    ],
+  }),
+  'wait',
+  60,
+);
+
+function withTimeout(content: string, cellId: string, seconds: number): string {
+  const nb = JSON.parse(content) as { cells: Array<{ id: string; metadata: object }> };
+  for (const c of nb.cells) {
+    if (c.id === cellId) c.metadata = { ...c.metadata, rungate: { timeout: seconds } };
+  }
+  return JSON.stringify(nb, null, 1);
+}
 
 const alice: Principal = { sub: 'alice', name: 'Alice', groups: ['oncall'] };
 const ivan: Principal = {
@@ -204,6 +220,24 @@ describe('execution core (scripted kernel)', () => {
   const kernelOf = () => kernels.kernels[kernels.kernels.length - 1];
   const run = (id: string, cell: string, wait = true, who: Principal = alice) =>
     sessions.execute(who, id, cell, wait);
+  /** The decision the policy guard makes for a request: what a mutating cell hands on. */
+  const decided = async (who: Principal, id: string, action: Action) =>
+    moduleRef.get(PolicyService).authorize(who, action, await sessions.resourceOf(id));
+  const breakGlass = async (who: Principal, id: string) => ({
+    decision: await decided(who, id, 'breakglass'),
+    breakGlass: { reason: 'payments down' },
+  });
+  /** The session's state as the database holds it (what another replica and the lists read). */
+  const stored = async (id: string) =>
+    (
+      await moduleRef
+        .get(Database)
+        .query<{ state: string }>('SELECT state FROM sessions WHERE id = $1', [id])
+    ).rows[0].state;
+  const storedAs = (id: string, state: string) =>
+    waitFor(`session stored ${state}`, async () =>
+      (await stored(id)) === state ? true : undefined,
+    );
 
   it('runs cells in order, queues behind a running one and refuses past the limit with busy', async () => {
     const id = await start();
@@ -329,21 +363,103 @@ describe('execution core (scripted kernel)', () => {
 
   it('gates a mutating cell: approval first, then the cells above it in order on this kernel', async () => {
     const id = await start();
-    const noApproval = await refusal(run(id, 'change'));
+    const mutating = { decision: await decided(alice, id, 'cell:execute-mutating') };
+    const noApproval = await refusal(sessions.execute(alice, id, 'change', true, mutating));
     expect(noApproval.code).toBe(ErrorCode.ApprovalRequired);
+    // Breaking glass needs the guard's `breakglass` decision; alice's is a refusal.
+    const refused = await refusal(
+      sessions.execute(alice, id, 'change', true, await breakGlass(alice, id)),
+    );
+    expect(refused.code).toBe(ErrorCode.Forbidden);
     await sessions.end(alice, id);
 
     const mine = await start(ivan);
-    const breakGlass = { reason: 'payments down' };
-    const early = await refusal(sessions.execute(ivan, mine, 'change', true, breakGlass));
+    const early = await refusal(
+      sessions.execute(ivan, mine, 'change', true, await breakGlass(ivan, mine)),
+    );
     expect(early.code).toBe(ErrorCode.OutOfOrder);
     expect(early.extensions.runFirst).toEqual(['look']);
     expect((await run(mine, 'look', true, ivan)).state).toBe('ok');
-    expect((await sessions.execute(ivan, mine, 'change', true, breakGlass)).state).toBe('ok');
+    expect(
+      (await sessions.execute(ivan, mine, 'change', true, await breakGlass(ivan, mine))).state,
+    ).toBe('ok');
     // The parameters run again after `look`: the kernel state `change` needs is gone.
     expect((await run(mine, 'params', true, ivan)).state).toBe('ok');
-    const again = await refusal(sessions.execute(ivan, mine, 'change', true, breakGlass));
+    const again = await refusal(
+      sessions.execute(ivan, mine, 'change', true, await breakGlass(ivan, mine)),
+    );
     expect(again.extensions.runFirst).toEqual(['look']);
     await sessions.end(ivan, mine);
+  });
+
+  it('runs a mutating cell only on the decision the guard made for it, never deciding again', async () => {
+    const id = await start(ivan);
+    const asked = async (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    // No decision, or one about another action: a wiring fault, refused loudly, nothing queued.
+    for (const opts of [
+      {},
+      { decision: await decided(ivan, id, 'cell:execute') },
+      // A break-glass run on the decision for an approved run.
+      {
+        decision: await decided(ivan, id, 'cell:execute-mutating'),
+        breakGlass: { reason: 'payments down' },
+      },
+    ]) {
+      const err = await asked(sessions.execute(ivan, id, 'change', true, opts));
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(RungateError);
+      expect((err as Error).message).toMatch(/no policy decision for/);
+    }
+    expect((await sessions.get(id)).executions.map((e) => e.cellId)).toEqual(['params']);
+    await sessions.end(ivan, id);
+  });
+
+  it("stores busy while a cell runs and idle once it ended, in the execution's own statements", async () => {
+    const id = await start();
+    expect(await stored(id)).toBe('idle');
+    const held = await run(id, 'wait', false);
+    await storedAs(id, 'busy');
+    // This process, the open-session list (another replica's view) and the row agree.
+    expect((await sessions.get(id)).session.state).toBe('busy');
+    const listed = await sessions.list({ ownerSub: alice.sub, state: 'open' });
+    expect(listed.find((s) => s.id === id)?.state).toBe('busy');
+    const { interrupted } = await sessions.interrupt(id);
+    expect(interrupted).toBe(held.id);
+    expect((await sessions.execution(id, held.id)).state).toBe('interrupted');
+    expect(await stored(id)).toBe('idle');
+    expect((await run(id, 'look')).state).toBe('ok');
+    expect(await stored(id)).toBe('idle');
+    expect((await sessions.get(id)).session.state).toBe('idle');
+    await sessions.end(alice, id);
+    expect(await stored(id)).toBe('ended');
+  });
+
+  it('moves a busy session to kernel_dead when its kernel dies mid-cell', async () => {
+    const id = await start();
+    const held = await run(id, 'wait', false);
+    await storedAs(id, 'busy');
+    kernelOf().die('process exited with code 1');
+    await storedAs(id, 'kernel_dead');
+    expect((await sessions.execution(id, held.id)).state).toBe('kernel_died');
+    expect((await sessions.get(id)).session.state).toBe('kernel_dead');
+    // A new kernel brings it back, and the row follows.
+    await sessions.replaceKernel(alice, id);
+    expect(await stored(id)).toBe('idle');
+    expect((await run(id, 'look')).state).toBe('ok');
+    await sessions.end(alice, id);
+    expect(await stored(id)).toBe('ended');
+  });
+
+  it('ends a busy session: its cell ends with the kernel and the row says ended', async () => {
+    const id = await start();
+    const held = await run(id, 'wait', false);
+    await storedAs(id, 'busy');
+    await sessions.end(alice, id);
+    expect(await stored(id)).toBe('ended');
+    expect(['kernel_died', 'interrupted']).toContain((await sessions.execution(id, held.id)).state);
   });
 });
