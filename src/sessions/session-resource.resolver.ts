@@ -8,6 +8,7 @@ import type {
 } from '../policy/authorize.decorator';
 import type { PolicyResource } from '../policy/policy.types';
 import { RunbooksService } from '../runbooks';
+import { RUNBOOK_ID_PATTERN } from './dto/start-session.dto';
 import { SessionsService } from './sessions.service';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -79,7 +80,9 @@ export class StartSessionResourceResolver implements ResourceResolver {
 
   async resolve(req: PolicyRequest): Promise<PolicyResource> {
     const body = (req.body ?? {}) as { runbook?: unknown };
-    const id = typeof body.runbook === 'string' ? body.runbook : '';
+    // The guard runs before the body is validated: what is no catalog id is decided
+    // (and recorded) as such, and validation answers 400 after.
+    const id = isRunbookId(body.runbook) ? body.runbook : NOT_A_RUNBOOK_ID;
     const found = this.runbooks.list().find((r) => r.id === id);
     // A runbook whose label disagrees with its targets is refused here already.
     return {
@@ -87,4 +90,11 @@ export class StartSessionResourceResolver implements ResourceResolver {
       environment: found?.valid ? this.sessions.environmentOf(found) : '(unknown)',
     };
   }
+}
+
+/** What a start request's decision names when its body carries no catalog id. */
+export const NOT_A_RUNBOOK_ID = '(not a runbook id)';
+
+function isRunbookId(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 200 && RUNBOOK_ID_PATTERN.test(value);
 }

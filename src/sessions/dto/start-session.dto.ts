@@ -9,6 +9,8 @@ import {
 } from '../../http/text-validators';
 
 const RUNBOOK_ID = '^[A-Za-z0-9][A-Za-z0-9._/-]*$';
+/** A catalog id, as the body's schema says (the policy guard checks it before validation). */
+export const RUNBOOK_ID_PATTERN = new RegExp(RUNBOOK_ID);
 const SHA256 = '^[0-9a-f]{64}$';
 
 export class StartSessionDto {
