@@ -38,6 +38,13 @@ export interface OutboxRecord {
   readonly recordedAt: Date;
 }
 
+/** Consecutive events of one chain, `first` through `last` (seq), published. */
+export interface PublishedRange {
+  readonly chain: string;
+  readonly first: number;
+  readonly last: number;
+}
+
 /** Filters of the audit API. */
 export interface AuditQueryFilter {
   readonly session?: string;
@@ -233,10 +240,22 @@ export class AuditRepository {
   /**
    * Leases up to `maxChains` chains with unpublished events for `owner` (chains nobody
    * holds, whose lease ran out, or that `owner` holds already, renewed) and reads their
-   * unpublished events, each chain's in seq order and the chains in the order their
-   * oldest waiting event was recorded, at most `batchSize` in all shared evenly among
-   * the chains (at least one each): one statement. Answers the leased chains and the
-   * events.
+   * unpublished events past `after` (a chain's last seq already read and not yet
+   * marked: batches in flight), each chain's in seq order and the chains in the order
+   * their oldest waiting event was recorded, at most `batchSize` in all shared evenly
+   * among the chains (at least one each). Answers the leased chains, the share of each
+   * and the events.
+   *
+   * The chains are found by a skip scan of the unpublished index (one probe per chain,
+   * however long the backlog), beginning after `from` and wrapping around, so that with
+   * more waiting chains than `maxChains` every chain has its turn; each chain's events
+   * are read by a range scan of that index that stops at its share.
+   *
+   * Two statements, the lease and then the read: a chain's previous holder stamps its
+   * last events and gives up the lease in one commit, and the lease is taken only once
+   * that commit is visible, so a read that starts after it never sees those events as
+   * waiting. (Read in the leasing statement's own snapshot, taken before, they would be
+   * published twice.)
    */
   async claimPending(
     db: Queryable,
@@ -244,82 +263,112 @@ export class AuditRepository {
     leaseMs: number,
     maxChains: number,
     batchSize: number,
+    after: ReadonlyMap<string, number> = new Map(),
+    from = '',
   ): Promise<{ chains: string[]; perChain: number; records: OutboxRecord[] }> {
+    const leased = await db.query<{ chain: string }>(
+      `WITH RECURSIVE waiting(chain) AS (
+         (SELECT chain FROM audit_events WHERE published_at IS NULL ORDER BY chain LIMIT 1)
+         UNION ALL
+         SELECT (SELECT e.chain FROM audit_events e
+                  WHERE e.published_at IS NULL AND e.chain > w.chain ORDER BY e.chain LIMIT 1)
+           FROM waiting w WHERE w.chain IS NOT NULL
+       ), pending AS (
+         SELECT w.chain FROM waiting w
+          WHERE w.chain IS NOT NULL
+            AND NOT EXISTS (
+              SELECT 1 FROM audit_relay_leases l
+               WHERE l.chain = w.chain AND l.owner <> $1 AND l.expires_at > now())
+          ORDER BY w.chain > $4 DESC, w.chain
+          LIMIT $3
+       )
+       INSERT INTO audit_relay_leases AS l (chain, owner, expires_at)
+       SELECT chain, $1, now() + make_interval(secs => $2::double precision / 1000) FROM pending
+       ON CONFLICT (chain) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+         WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()
+       RETURNING l.chain`,
+      [owner, leaseMs, maxChains, from],
+    );
+    const chains = leased.rows.map((r) => r.chain);
+    if (chains.length === 0) return { chains, perChain: 0, records: [] };
+    const perChain = Math.max(1, Math.floor(batchSize / chains.length));
     const { rows } = await db.query<{
-      claimed: string;
-      per_chain: string;
-      id: string | null;
+      id: string;
       chain: string;
       seq: string;
       type: string;
-      time: Date;
+      time: string;
       traceparent: string | null;
       tracestate: string | null;
       body: string;
-      recorded_at: Date;
+      recorded_ms: number;
     }>(
-      `WITH pending AS (
-         SELECT DISTINCT e.chain FROM audit_events e
-          WHERE e.published_at IS NULL
-            AND NOT EXISTS (
-              SELECT 1 FROM audit_relay_leases l
-               WHERE l.chain = e.chain AND l.owner <> $1 AND l.expires_at > now())
-          LIMIT $3
-       ), claimed AS (
-         INSERT INTO audit_relay_leases AS l (chain, owner, expires_at)
-         SELECT chain, $1, now() + make_interval(secs => $2::double precision / 1000) FROM pending
-         ON CONFLICT (chain) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-           WHERE l.owner = EXCLUDED.owner OR l.expires_at <= now()
-         RETURNING l.chain
-       ), share AS (
-         SELECT GREATEST(1, $4::int / GREATEST(1, count(*)))::int AS per_chain FROM claimed
-       ), ranked AS (
-         SELECT e.*, row_number() OVER (PARTITION BY e.chain ORDER BY e.seq) AS n,
-                min(e.recorded_at) OVER (PARTITION BY e.chain) AS waiting_since
-           FROM audit_events e
-          WHERE e.chain IN (SELECT chain FROM claimed) AND e.published_at IS NULL
+      `WITH read_up_to AS (
+         SELECT * FROM unnest($3::text[], $4::bigint[]) AS f(chain, seq)
+       ), events AS (
+         SELECT r.*, min(r.recorded_at) OVER (PARTITION BY r.chain) AS waiting_since
+           FROM unnest($1::text[]) AS c(chain)
+           CROSS JOIN LATERAL (
+             SELECT e.id, e.chain, e.seq, e.type, e.time, e.traceparent, e.tracestate, e.body,
+                    e.recorded_at
+               FROM audit_events e
+              WHERE e.chain = c.chain AND e.published_at IS NULL
+                AND e.seq > COALESCE((SELECT f.seq FROM read_up_to f WHERE f.chain = c.chain), 0)
+              ORDER BY e.seq
+              LIMIT $2
+           ) r
        )
-       SELECT c.chain AS claimed, s.per_chain, r.id, r.chain, r.seq, r.type, r.time,
-              r.traceparent, r.tracestate, r.body, r.recorded_at
-         FROM claimed c CROSS JOIN share s
-         LEFT JOIN ranked r ON r.chain = c.chain AND r.n <= s.per_chain
-        ORDER BY r.waiting_since, c.chain, r.seq`,
-      [owner, leaseMs, maxChains, batchSize],
+       SELECT id, chain, seq, type,
+              to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time,
+              traceparent, tracestate, body,
+              (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms
+         FROM events
+        ORDER BY waiting_since, chain, seq`,
+      [chains, perChain, [...after.keys()], [...after.values()]],
     );
-    const chains = [...new Set(rows.map((r) => r.claimed))];
-    const records: OutboxRecord[] = [];
-    for (const r of rows) {
-      if (r.id === null) continue;
-      records.push({
-        id: r.id,
-        chain: r.chain,
-        seq: Number(r.seq),
-        type: r.type,
-        time: r.time.toISOString(),
-        traceparent: r.traceparent,
-        tracestate: r.tracestate,
-        body: r.body,
-        recordedAt: r.recorded_at,
-      });
-    }
-    return { chains, perChain: rows.length > 0 ? Number(rows[0].per_chain) : 0, records };
+    const records = rows.map((r): OutboxRecord => ({
+      id: r.id,
+      chain: r.chain,
+      seq: Number(r.seq),
+      type: r.type,
+      time: r.time,
+      traceparent: r.traceparent,
+      tracestate: r.tracestate,
+      body: r.body,
+      recordedAt: new Date(r.recorded_ms),
+    }));
+    return { chains, perChain, records };
   }
 
-  /** Stamps events published and gives up `owner`'s leases on `releaseChains`. */
+  /**
+   * Stamps events published, given as seq ranges of their chains (`first` through
+   * `last`, both read by the caller: a chain's visible events have consecutive seqs,
+   * since the next one is appended only after the one before committed), and gives up
+   * `owner`'s leases on `releaseChains`. A range walks the unique (chain, seq) index,
+   * rather than one lookup per event id.
+   */
   async markPublished(
     db: Queryable,
-    ids: readonly string[],
+    ranges: readonly PublishedRange[],
     owner: string,
     releaseChains: readonly string[],
   ): Promise<void> {
     await db.query(
       `WITH marked AS (
-         UPDATE audit_events SET published_at = now()
-          WHERE id = ANY($1::uuid[]) AND published_at IS NULL
+         UPDATE audit_events e SET published_at = now()
+           FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(chain, first, last)
+          WHERE e.chain = r.chain AND e.seq BETWEEN r.first AND r.last
+            AND e.published_at IS NULL
          RETURNING 1
        )
-       DELETE FROM audit_relay_leases WHERE owner = $2 AND chain = ANY($3::text[])`,
-      [ids, owner, releaseChains],
+       DELETE FROM audit_relay_leases WHERE owner = $4 AND chain = ANY($5::text[])`,
+      [
+        ranges.map((r) => r.chain),
+        ranges.map((r) => r.first),
+        ranges.map((r) => r.last),
+        owner,
+        releaseChains,
+      ],
     );
   }
 

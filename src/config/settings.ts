@@ -799,10 +799,11 @@ export const SETTINGS = {
   RUNGATE_AUDIT_RELAY_BATCH: {
     section: 'Audit trail and Kafka',
     type: 'int',
-    default: 500,
+    default: 2000,
     min: 1,
     max: 10_000,
-    description: 'Events the relay publishes per batch.',
+    description:
+      'Events the relay reads, publishes and marks per batch (it reads the next batch while one is being published; a batch goes to Kafka as requests of at most 900 KiB).',
   },
   RUNGATE_AUDIT_SOURCE: {
     section: 'Audit trail and Kafka',

@@ -100,7 +100,10 @@ describe(KafkaAuditSink.name, () => {
     await telemetry?.shutdown();
   });
 
-  function startRelay(topic: string): AuditRelay {
+  function startRelay(
+    topic: string,
+    tuning: { batchSize?: number; maxChainsPerPass?: number } = {},
+  ): AuditRelay {
     const sink = new KafkaAuditSink({
       brokers: [broker.brokers],
       clientId: 'rungate-audit-test',
@@ -116,7 +119,8 @@ describe(KafkaAuditSink.name, () => {
     const relay = new AuditRelay(db, repo, sink, {
       owner: randomUUID(),
       pollIntervalMs: 100,
-      batchSize: 200,
+      batchSize: tuning.batchSize ?? 200,
+      maxChainsPerPass: tuning.maxChainsPerPass,
       leaseMs: 20_000,
       backoff: { initialMs: 50, maxMs: 500, multiplier: 2, jitter: 0.5 },
       retentionMs: 0,
@@ -257,5 +261,99 @@ describe(KafkaAuditSink.name, () => {
     expect(firstSeen.map((e) => e.seq)).toEqual(
       Array.from({ length: ids.length }, (_, i) => i + 1),
     );
+  });
+
+  it('shares the chains between two relays and keeps every session in seq order through pipelined batches', async () => {
+    const topic = uniqueTopic('audit-shared');
+    // Small batches and few chains per read: many reads ahead, leases changing hands.
+    startRelay(topic, { batchSize: 16, maxChainsPerPass: 3 });
+    startRelay(topic, { batchSize: 16, maxChainsPerPass: 3 });
+    const sessions = Array.from({ length: 8 }, () => randomUUID());
+    const perSession = 25;
+    await Promise.all(
+      sessions.map(async (session) => {
+        for (let i = 0; i < perSession; i++) {
+          await audit.recordNow('cell.execution.requested', requested(session, `step_${i}()`));
+        }
+      }),
+    );
+    await waitFor(
+      'the backlog to drain',
+      async () => ((await audit.backlog()).events === 0 ? true : undefined),
+      30_000,
+    );
+    const messages = await readMessages({
+      brokers: broker.brokers,
+      topic,
+      count: sessions.length * perSession,
+      timeoutMs: 20_000,
+    });
+    const seen = new Set<string>();
+    const order = new Map<string, number[]>();
+    for (const m of messages) {
+      const e = JSON.parse(m.value ?? 'null') as Published;
+      // At least once: a repeat is only ever a repeat.
+      if (seen.has(e.id)) continue;
+      seen.add(e.id);
+      const key = m.key ?? '';
+      order.set(key, [...(order.get(key) ?? []), e.seq]);
+    }
+    for (const session of sessions) {
+      expect(order.get(session)).toEqual(Array.from({ length: perSession }, (_, i) => i + 1));
+    }
+    // Nothing failed, so nothing was published twice: a chain changes hands only after
+    // its holder's last events are stamped.
+    expect(messages).toHaveLength(seen.size);
+  });
+
+  it('publishes a batch larger than the broker takes in one request, in order', async () => {
+    const topic = uniqueTopic('audit-large');
+    const session = randomUUID();
+    // About 1.1 kB each: 1200 events are more than the broker's 1 MiB message.max.bytes.
+    const code = `print(${JSON.stringify('x'.repeat(600))})`;
+    const count = 1200;
+    for (let i = 0; i < count; i++) {
+      await audit.recordNow('cell.execution.requested', requested(session, `${code} # ${i}`));
+    }
+    startRelay(topic, { batchSize: 5000 });
+    await waitFor(
+      'the backlog to drain',
+      async () => ((await audit.backlog()).events === 0 ? true : undefined),
+      30_000,
+    );
+    const messages = await readMessages({
+      brokers: broker.brokers,
+      topic,
+      count,
+      timeoutMs: 20_000,
+    });
+    expect(messages.map((m) => (JSON.parse(m.value ?? 'null') as Published).seq)).toEqual(
+      Array.from({ length: count }, (_, i) => i + 1),
+    );
+  });
+
+  it('leaves a chain another relay holds alone and takes it over when that lease runs out', async () => {
+    const topic = uniqueTopic('audit-takeover');
+    const session = randomUUID();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await audit.recordNow('cell.execution.requested', requested(session, 'x()'))).id);
+    }
+    // Another replica holds the chain (and stopped answering) for two more seconds.
+    await db.query(
+      `INSERT INTO audit_relay_leases (chain, owner, expires_at)
+       VALUES ($1, 'another-replica', now() + interval '2 seconds')`,
+      [session],
+    );
+    startRelay(topic);
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await audit.backlog()).events).toBe(3);
+    await waitFor(
+      'the backlog to drain',
+      async () => ((await audit.backlog()).events === 0 ? true : undefined),
+      15_000,
+    );
+    const messages = await readMessages({ brokers: broker.brokers, topic, count: 3 });
+    expect(messages.map((m) => (JSON.parse(m.value ?? 'null') as Published).id)).toEqual(ids);
   });
 });

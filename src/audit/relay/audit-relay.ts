@@ -6,7 +6,7 @@ import {
   auditPublishLagSeconds,
   auditPublishSeconds,
 } from '../audit.metrics';
-import type { AuditRepository, OutboxRecord } from '../audit.repository';
+import type { AuditRepository, OutboxRecord, PublishedRange } from '../audit.repository';
 import {
   abortableSleep,
   backoffDelay,
@@ -46,6 +46,44 @@ class PublishTimeoutError extends Error {
   }
 }
 
+/** A batch read and not yet marked. */
+interface Batch {
+  /** Its read's number within the drain. */
+  readonly n: number;
+  /** Chains the read leased. */
+  readonly chains: readonly string[];
+  /** In publishing order: chains in the order they waited, each chain's in seq order. */
+  readonly records: readonly OutboxRecord[];
+  /** Leased chains of which the read took all it found. */
+  readonly drained: readonly string[];
+  /** The seqs read of each chain in the batch, first to last (consecutive). */
+  readonly ranges: readonly PublishedRange[];
+  /** A read now would find more than this one could take. */
+  readonly more: boolean;
+}
+
+/** What one drain has read and not yet marked. */
+class Flight {
+  /** Per chain, the last seq read by a batch not yet marked: the next read starts after it. */
+  readonly readUpTo = new Map<string, number>();
+  /** Per chain, the number of the last read that leased it. */
+  readonly lastClaim = new Map<string, number>();
+  claims = 0;
+  /** Reads under way (which may lease chains again). */
+  reading = 0;
+}
+
+/** The chain a scan starting after `from` (wrapping around) meets last. */
+function lastInScanOrder(chains: readonly string[], from: string): string {
+  let last = '';
+  let lastWrapped = '';
+  for (const c of chains) {
+    if (c > from) last = c > last ? c : last;
+    else lastWrapped = c > lastWrapped ? c : lastWrapped;
+  }
+  return lastWrapped !== '' ? lastWrapped : last;
+}
+
 /** How long the relay gathers commits after a nudge before its pass. */
 const GATHER_MS = 10;
 
@@ -53,6 +91,8 @@ const GATHER_MS = 10;
  * The outbox relay: leases chains with unpublished events, hands their events to the
  * sink in (chain, seq) order, marks them published, and repeats. Replicas share the
  * work chain by chain (a chain is leased by one relay at a time, so its order holds).
+ * The steps overlap (see `drain`): the next batch is read while one is with the sink,
+ * and the one before is marked; the sink takes one batch at a time.
  *
  * Failures never reach the code that records events: the rows wait, the relay backs
  * off (exponential, jittered, capped) and drains them in order when the sink is back.
@@ -75,6 +115,8 @@ export class AuditRelay {
   private failures = 0;
   private lastFailureLog = 0;
   private lastPrune = 0;
+  /** Where the next read's scan of waiting chains starts (see claimPending). */
+  private cursor = '';
 
   constructor(
     private readonly db: Queryable,
@@ -137,38 +179,125 @@ export class AuditRelay {
   }
 
   /**
-   * One pass: lease chains and read their events (one statement), publish them, mark
-   * them. Returns how many events were published and whether more are waiting.
-   * Exposed for tests and shutdown.
+   * One pass: lease chains and read their events, publish them, mark them. Returns
+   * how many events were published and whether more are waiting.
+   * Exposed for tests and shutdown; the running relay pipelines passes (`drain`).
    */
   async pass(publishTimeoutMs = this.leaseMs / 2): Promise<{ published: number; more: boolean }> {
-    const { chains, perChain, records } = await this.repo.claimPending(
-      this.db,
-      this.options.owner,
-      this.leaseMs,
-      this.maxChains,
-      this.options.batchSize,
-    );
-    if (chains.length === 0) return { published: 0, more: false };
-    const counts = new Map<string, number>();
-    for (const r of records) counts.set(r.chain, (counts.get(r.chain) ?? 0) + 1);
-    const drained = chains.filter((c) => (counts.get(c) ?? 0) < perChain);
-    if (records.length > 0) {
-      const published = auditPublishSeconds.startTimer({ sink: this.sink.kind });
-      await withTimeout(this.sink.publish(records), publishTimeoutMs);
-      published();
+    const flight = new Flight();
+    const batch = await this.claim(flight);
+    if (batch.chains.length === 0) return { published: 0, more: false };
+    await this.publish(batch, publishTimeoutMs);
+    await this.mark(batch, flight);
+    return { published: batch.records.length, more: batch.more };
+  }
+
+  /**
+   * Publishes until a read finds nothing new, as a pipeline: while one batch is being
+   * published, the next is read (past what is in flight) and the one before is marked.
+   * Publishes are one at a time and in read order, so a chain's events reach the sink
+   * in seq order and none is acknowledged before an earlier one; marks run in order,
+   * each after its batch was acknowledged. Any failure ends the drain: what was read
+   * and not marked is read again by the next one (at least once). Answers whether a
+   * read found more than it could take (look again at once).
+   */
+  private async drain(): Promise<boolean> {
+    const flight = new Flight();
+    let marking: Promise<void> = Promise.resolve();
+    let markFailure: { err: unknown } | undefined;
+    const settle = (p: Promise<unknown>) => p.catch(() => undefined);
+    let next: Promise<Batch> = this.claim(flight);
+    void settle(next);
+    try {
+      for (;;) {
+        const batch = await next;
+        if (markFailure !== undefined) throw markFailure.err;
+        if (batch.records.length === 0) {
+          // Nothing new: release what this read leased and found empty, once the marks before are done.
+          if (batch.chains.length > 0) marking = marking.then(() => this.mark(batch, flight));
+          await marking;
+          return batch.more;
+        }
+        // Read ahead while this batch goes out.
+        next = this.claim(flight);
+        void settle(next);
+        await this.publish(batch);
+        marking = marking.then(() => this.mark(batch, flight));
+        marking.catch((err: unknown) => {
+          markFailure ??= { err };
+        });
+        if (this.stopController.signal.aborted) {
+          // Stopping: the read ahead is not published (shutdown drains with passes).
+          await Promise.all([settle(next), marking]);
+          return false;
+        }
+      }
+    } catch (err) {
+      // What was started settles before the next attempt; none of its results is used.
+      await Promise.all([settle(next), settle(marking)]);
+      throw err;
     }
-    await this.repo.markPublished(
-      this.db,
-      records.map((r) => r.id),
-      this.options.owner,
-      drained,
-    );
-    this.observe(records);
-    return {
-      published: records.length,
-      more: drained.length < chains.length || chains.length === this.maxChains,
-    };
+  }
+
+  /** Leases chains and reads their events past those in `flight`; the batch joins `flight`. */
+  private async claim(flight: Flight): Promise<Batch> {
+    const n = ++flight.claims;
+    flight.reading++;
+    try {
+      const { chains, perChain, records } = await this.repo.claimPending(
+        this.db,
+        this.options.owner,
+        this.leaseMs,
+        this.maxChains,
+        this.options.batchSize,
+        flight.readUpTo,
+        this.cursor,
+      );
+      const counts = new Map<string, number>();
+      const ranges = new Map<string, PublishedRange>();
+      for (const r of records) {
+        counts.set(r.chain, (counts.get(r.chain) ?? 0) + 1);
+        const range = ranges.get(r.chain);
+        ranges.set(r.chain, { chain: r.chain, first: range?.first ?? r.seq, last: r.seq });
+      }
+      for (const range of ranges.values()) flight.readUpTo.set(range.chain, range.last);
+      for (const chain of chains) flight.lastClaim.set(chain, n);
+      // With more chains waiting than one read takes, the next read starts after these.
+      this.cursor = chains.length === this.maxChains ? lastInScanOrder(chains, this.cursor) : '';
+      const drained = chains.filter((c) => (counts.get(c) ?? 0) < perChain);
+      return {
+        n,
+        chains,
+        records,
+        drained,
+        ranges: [...ranges.values()],
+        more: drained.length < chains.length || chains.length === this.maxChains,
+      };
+    } finally {
+      flight.reading--;
+    }
+  }
+
+  private async publish(batch: Batch, timeoutMs = this.leaseMs / 2): Promise<void> {
+    if (batch.records.length === 0) return;
+    const published = auditPublishSeconds.startTimer({ sink: this.sink.kind });
+    await withTimeout(this.sink.publish(batch.records), timeoutMs);
+    published();
+  }
+
+  /**
+   * Stamps a published batch and gives up the leases of its chains that it drained,
+   * unless a later read leased them again (or one is under way and may): that read's
+   * batch is published under the lease.
+   */
+  private async mark(batch: Batch, flight: Flight): Promise<void> {
+    const release =
+      flight.reading > 0 ? [] : batch.drained.filter((c) => flight.lastClaim.get(c) === batch.n);
+    await this.repo.markPublished(this.db, batch.ranges, this.options.owner, release);
+    for (const { chain, last } of batch.ranges) {
+      if (flight.readUpTo.get(chain) === last) flight.readUpTo.delete(chain);
+    }
+    this.observe(batch.records);
   }
 
   private async loop(): Promise<void> {
@@ -178,7 +307,7 @@ export class AuditRelay {
       // What committed before the pass reads is in it; a nudge from here on may be for more.
       this.nudged = false;
       try {
-        ({ more } = await this.pass());
+        more = await this.drain();
         if (this.failures > 0) {
           this.logger.log(
             `audit relay: ${this.sink.destination} reachable again after ${this.failures} failed attempts`,

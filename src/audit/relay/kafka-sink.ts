@@ -1,4 +1,5 @@
 import {
+  CompressionTypes,
   Kafka,
   logLevel,
   Partitioners,
@@ -34,11 +35,33 @@ export interface KafkaSinkOptions {
   readonly requestTimeoutMs?: number;
   /** Establishing a broker connection (KAFKA_CONNECTION_TIMEOUT). Default 3 s. */
   readonly connectionTimeoutMs?: number;
+  /**
+   * Bytes of messages in one produce request at most (keys, values and headers);
+   * a publish larger than this is sent as several requests, in order. Default 900 KiB,
+   * under the broker's default `message.max.bytes` (1 MiB) with room for the
+   * record framing.
+   */
+  readonly maxRequestBytes?: number;
   readonly logger?: AuditLogger;
 }
 
 /** Prefix of CloudEvents `ce_type`: `rungate.audit.v1.cell.execution.requested`. */
 export const CLOUDEVENTS_TYPE_PREFIX = 'rungate.audit.v1.';
+
+const DEFAULT_MAX_REQUEST_BYTES = 900 * 1024;
+
+/** Framing of one record beside its key, value and headers (lengths, offsets, timestamps): generous. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+/** A message's size in a record batch, near enough to bound a request. */
+function messageSize(m: Message): number {
+  let size =
+    RECORD_OVERHEAD_BYTES + (m.value as Buffer).length + Buffer.byteLength(m.key as string);
+  for (const [name, value] of Object.entries(m.headers ?? {})) {
+    size += 8 + name.length + Buffer.byteLength(value as string);
+  }
+  return size;
+}
 
 /**
  * Publishes audit events to Kafka: key = chain (session id or `gateway`), value = the
@@ -81,22 +104,55 @@ export class KafkaAuditSink implements AuditSink {
     return `kafka topic ${this.options.topic} on ${this.options.brokers.join(',')}`;
   }
 
+  /**
+   * Sends `records` in order, as produce requests of at most `maxRequestBytes` each,
+   * one after the other: a request is sent once the one before it is acknowledged, so
+   * a chain's later events are never acknowledged before its earlier ones. Resolves
+   * when every request is acknowledged by all in-sync replicas.
+   */
   async publish(records: readonly OutboxRecord[]): Promise<void> {
     if (records.length === 0) return;
     const producer = await this.ready();
     try {
       // PRODUCER spans in the events' own traces, when spans are exported (telemetry/spans.ts).
-      await traceProduce(this.options.topic, this.options.brokers, records, () =>
-        producer.send({
-          topic: this.options.topic,
-          acks: -1,
-          messages: records.map((r) => this.message(r)),
-        }),
-      );
+      await traceProduce(this.options.topic, this.options.brokers, records, async () => {
+        for (const messages of this.requests(records)) {
+          await producer.send({
+            topic: this.options.topic,
+            acks: -1,
+            compression: CompressionTypes.None,
+            messages,
+          });
+        }
+      });
     } catch (err) {
       await this.dropProducer();
       throw err;
     }
+  }
+
+  /**
+   * The messages of `records`, cut into requests of at most `maxRequestBytes` (at
+   * least one message each). The bound holds for the whole request, so it holds for
+   * each partition's record batch, however the keys fall: a broker refuses a batch
+   * larger than its `message.max.bytes` (1 MiB by default).
+   */
+  private *requests(records: readonly OutboxRecord[]): Generator<Message[]> {
+    const max = this.options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    let request: Message[] = [];
+    let bytes = 0;
+    for (const r of records) {
+      const message = this.message(r);
+      const size = messageSize(message);
+      if (request.length > 0 && bytes + size > max) {
+        yield request;
+        request = [];
+        bytes = 0;
+      }
+      request.push(message);
+      bytes += size;
+    }
+    if (request.length > 0) yield request;
   }
 
   async close(): Promise<void> {
@@ -116,7 +172,9 @@ export class KafkaAuditSink implements AuditSink {
     };
     if (r.traceparent !== null) headers.traceparent = r.traceparent;
     if (r.tracestate !== null) headers.tracestate = r.tracestate;
-    return { key: r.chain, value: r.body, headers };
+    // A buffer: its size is known without another pass over the text, and KafkaJS
+    // would convert a string anyway.
+    return { key: r.chain, value: Buffer.from(r.body), headers };
   }
 
   private async ready(): Promise<Producer> {
