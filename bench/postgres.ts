@@ -25,8 +25,8 @@ export interface BenchPostgres {
 
 export interface BenchPostgresOptions {
   /**
-   * Loads pg_stat_statements, switched off (`pg_stat_statements.track=none`,
-   * `compute_query_id=off`) until a StatementCounter (bench/sql.ts) switches it on.
+   * Loads pg_stat_statements, switched off (`pg_stat_statements.track=none`; query
+   * ids computed, see statementStatsOff) until a StatementCounter (bench/sql.ts) switches it on.
    */
   statementStats?: boolean;
 }
@@ -76,13 +76,17 @@ async function readSettings(url: string): Promise<{
   }
 }
 
-/** pg_stat_statements idle: no statement tracked, no query id computed. */
+/**
+ * pg_stat_statements idle: no statement tracked. Query ids are computed all along: the
+ * gateway prepares the statements it runs often (named statements), and one prepared
+ * before counting began would carry no id and go uncounted.
+ */
 export async function statementStatsOff(url: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(`ALTER SYSTEM SET pg_stat_statements.track = 'none'`);
-    await client.query(`ALTER SYSTEM SET compute_query_id = 'off'`);
+    await client.query(`ALTER SYSTEM SET compute_query_id = 'on'`);
     await client.query('SELECT pg_reload_conf()');
   } finally {
     await client.end().catch(() => undefined);

@@ -1,7 +1,8 @@
 /**
  * Counts the SQL statements a gateway sends, with pg_stat_statements on the benchmark's
  * own server (loaded, and switched off, by `startDurablePostgres({ statementStats: true })`). While
- * counting, `compute_query_id` is on and `pg_stat_statements.track` is `top`: every
+ * counting, `pg_stat_statements.track` is `top` (`compute_query_id` is on all along: a
+ * statement the gateway prepared earlier must carry its id): every
  * statement a client sends (BEGIN and COMMIT included), not those run inside functions.
  * Counts are per database, so the benchmark's own queries (in `postgres`) are not among them.
  */
@@ -50,7 +51,6 @@ export class StatementCounter {
   /** Back to idle, as the server started. */
   async disable(): Promise<void> {
     await this.admin.query(`ALTER SYSTEM SET pg_stat_statements.track = 'none'`);
-    await this.admin.query(`ALTER SYSTEM SET compute_query_id = 'off'`);
     await this.admin.query('ALTER SYSTEM RESET track_wal_io_timing');
     await this.admin.query('SELECT pg_reload_conf()');
   }
