@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseProcCgroup } from '../src/kernels/sandbox/cgroups';
 
 const ROOT = '/sys/fs/cgroup';
 
@@ -66,13 +67,7 @@ const MiB = (bytes: number) => bytes / 1024 / 1024;
 export function kernelGroups(pid: number): KernelGroups | undefined {
   const text = read(`/proc/${pid}/cgroup`);
   if (text === undefined) return undefined;
-  const paths = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
-    if (!m) continue;
-    if (m[2] === '') paths.set('', m[3]);
-    for (const c of m[2].split(',')) if (c !== '') paths.set(c, m[3]);
-  }
+  const paths = parseProcCgroup(text);
   const isKernel = (p: string | undefined) => p !== undefined && /\/rungate\/[^/]+$/.test(p);
   const memory = paths.get('memory');
   if (isKernel(memory) || isKernel(paths.get('pids'))) {
