@@ -71,7 +71,15 @@ class Flight {
   claims = 0;
   /** Reads under way (which may lease chains again). */
   reading = 0;
+  /**
+   * The mark under way that gives up leases, if any. A read waits for it: its lease
+   * statement could otherwise renew a chain's lease just before that mark deletes it,
+   * leaving the chain free for another relay while this one publishes what it read.
+   */
+  releasing: Promise<void> = Promise.resolve();
 }
+
+function noop(): void {}
 
 /** The chain a scan starting after `from` (wrapping around) meets last. */
 function lastInScanOrder(chains: readonly string[], from: string): string {
@@ -244,6 +252,7 @@ export class AuditRelay {
     const n = ++flight.claims;
     flight.reading++;
     try {
+      await flight.releasing;
       const { chains, perChain, records } = await this.repo.claimPending(
         this.db,
         this.options.owner,
@@ -293,7 +302,10 @@ export class AuditRelay {
   private async mark(batch: Batch, flight: Flight): Promise<void> {
     const release =
       flight.reading > 0 ? [] : batch.drained.filter((c) => flight.lastClaim.get(c) === batch.n);
-    await this.repo.markPublished(this.db, batch.ranges, this.options.owner, release);
+    const marked = this.repo.markPublished(this.db, batch.ranges, this.options.owner, release);
+    // Set in the same tick as the decision: a read that starts from here on waits.
+    if (release.length > 0) flight.releasing = marked.then(noop, noop);
+    await marked;
     for (const { chain, last } of batch.ranges) {
       if (flight.readUpTo.get(chain) === last) flight.readUpTo.delete(chain);
     }
