@@ -75,7 +75,7 @@ export class EmbeddedPostgres {
       worker = startWorker(input);
       const ready = await firstMessage(worker);
       if (ready.type !== 'ready') {
-        throw new Error(ready.type === 'failed' ? ready.message : `unexpected ${ready.type}`);
+        throw new Error(ready.message);
       }
       // After start-up, a failing worker shows as failing queries (503), not as a crash.
       worker.on('error', () => undefined);
@@ -116,11 +116,10 @@ interface EmbeddedWorkerInput {
   readonly maxConnections: number;
 }
 
-/** What it says: once ready or failed, and once stopped. */
+/** What it says, once: ready or failed. Stopped, it ends (the `exit` event). */
 type EmbeddedWorkerMessage =
   | { readonly type: 'ready'; readonly conn: string }
-  | { readonly type: 'failed'; readonly message: string; readonly stack?: string }
-  | { readonly type: 'stopped' };
+  | { readonly type: 'failed'; readonly message: string };
 
 /** The database's thread: a plain script beside this file, in src/ and in dist/ alike. */
 function startWorker(input: EmbeddedWorkerInput): Worker {

@@ -34,7 +34,7 @@ async function main() {
     await server.start();
   } catch (err) {
     if (db) await db.close().catch(() => undefined);
-    port.postMessage({ type: 'failed', message: String(err && err.message), stack: err && err.stack });
+    port.postMessage({ type: 'failed', message: String(err && err.message) });
     port.close();
     return;
   }
@@ -47,8 +47,8 @@ async function main() {
       } finally {
         // Closing checkpoints PGlite's WAL, so the files are left consistent.
         if (!db.closed) await db.close();
-        port.postMessage({ type: 'stopped' });
-        // With the port closed nothing is left to do: the thread ends.
+        // With the port closed nothing is left to do: the thread ends, which the
+        // gateway waits for.
         port.close();
       }
     })();
